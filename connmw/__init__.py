@@ -1,0 +1,39 @@
+"""connmw: HTTP connection handling that is correct and the same on every server.
+
+Paired middlewares share one rules core:
+
+* :mod:`connmw.asgi` — ``ConnectionMiddleware`` for Starlette, FastAPI, Django's ASGI
+  handler or any ASGI application;
+* :mod:`connmw.wsgi` — ``ConnectionMiddleware`` for Flask, Django or any WSGI
+  application;
+* :mod:`connmw.rules` — the pure, I/O-free decisions both adapters follow;
+* :mod:`connmw.config` — the settings, from keywords and ``CONNMW_*`` variables.
+"""
+
+from __future__ import annotations
+
+from .config import Config, load_config
+from .errors import (
+    ConfigError,
+    ConnmwError,
+    ForbiddenHeaderError,
+    ProtocolError,
+    SwitchingProtocolsError,
+)
+from .rules import Policy, RequestFacts, forwardable_headers
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ConnmwError",
+    "ForbiddenHeaderError",
+    "Policy",
+    "ProtocolError",
+    "RequestFacts",
+    "SwitchingProtocolsError",
+    "__version__",
+    "forwardable_headers",
+    "load_config",
+]
+
+__version__ = "0.1.0"

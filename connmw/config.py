@@ -1,0 +1,224 @@
+"""connmw's settings: one immutable object, read once, shared by both middlewares.
+
+This is the only module that reads ``CONNMW_*`` environment variables. Every option is
+a keyword argument of the middlewares and a variable ``CONNMW_<NAME>`` (the keyword
+in upper case). A keyword wins over the environment, the environment over the default.
+Values are parsed strictly when the middleware is built, so a deployment with a typo
+fails at start-up with a message naming the variable, the value and what is accepted,
+never at the first request.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigError
+from .rules import OriginPolicy, Policy, is_token
+
+__all__ = ["PREFIX", "Config", "load_config"]
+
+PREFIX = "CONNMW_"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+# -- parsers: text (from the environment) or a Python value (from a keyword) -----------
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError
+
+
+def _whole(minimum: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+            number = int(value.strip())
+        else:
+            raise ValueError
+        if number < minimum:
+            raise ValueError
+        return number
+
+    return parse
+
+
+def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
+    def parse_optional(value: object) -> Any:
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
+            return None
+        return parse(value)
+
+    return parse_optional
+
+
+def _names(value: object) -> tuple[str, ...]:
+    items = _items(value)
+    for item in items:
+        name = item[:-1] if item.endswith("*") else item
+        if not is_token(name.encode("latin-1", "replace")):
+            raise ValueError
+    return tuple(item.lower() for item in items)
+
+
+def _origins(value: object) -> tuple[str, ...]:
+    items = _items(value)
+    OriginPolicy(items)  # raises ValueError with the offending pattern
+    return items
+
+
+def _items(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        parts: Iterable[object] = value.split(",")
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        parts = value
+    else:
+        raise ValueError
+    items: list[str] = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValueError
+        if part.strip():
+            items.append(part.strip())
+    return tuple(items)
+
+
+def _path(value: object) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    raise ValueError
+
+
+@dataclass(frozen=True)
+class _Option:
+    parse: Callable[[object], Any]
+    accepted: str
+
+
+_OPTIONS: dict[str, _Option] = {
+    "enabled": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "strict": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "explicit_keep_alive": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "http10_keep_alive": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "strip_headers": _Option(_names, "comma-separated header names (not protected ones)"),
+    "protected_headers": _Option(_names, "comma-separated header names; 'x-acme-*' for a prefix"),
+    "strip_request_headers": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "max_connection_tokens": _Option(_whole(1), "a whole number >= 1"),
+    "ws_validate": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
+    "ws_allowed_origins": _Option(
+        _origins, "comma-separated origins: scheme://host[:port], scheme://*.domain, '*' or 'null'"
+    ),
+    "drain_file": _Option(_optional(_path), "a file path (empty for none)"),
+    "keep_alive_timeout": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
+    "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
+    "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every connmw setting, validated. Build it with :func:`load_config`.
+
+    See the README's configuration table for what each setting does.
+    """
+
+    enabled: bool = True
+    strict: bool = False
+    explicit_keep_alive: bool = True
+    http10_keep_alive: bool = False
+    strip_headers: tuple[str, ...] = ()
+    protected_headers: tuple[str, ...] = ()
+    strip_request_headers: bool = False
+    max_connection_tokens: int = 16
+    ws_validate: bool = True
+    ws_allowed_origins: tuple[str, ...] = ()
+    drain_file: str | None = None
+    keep_alive_timeout: int | None = None
+    max_requests_per_connection: int | None = None
+    max_connection_age: int | None = None
+
+    def policy(self) -> Policy:
+        """The rules core configured by these settings."""
+        return Policy(
+            explicit_keep_alive=self.explicit_keep_alive,
+            http10_keep_alive=self.http10_keep_alive,
+            strip_headers=self.strip_headers,
+            protected_headers=self.protected_headers,
+            max_connection_tokens=self.max_connection_tokens,
+            keep_alive_timeout=self.keep_alive_timeout,
+            allowed_origins=self.ws_allowed_origins,
+        )
+
+
+def load_config(environ: Mapping[str, str] | None = None, **options: object) -> Config:
+    """Build a :class:`Config` from keyword options over ``CONNMW_*`` variables.
+
+    ``environ`` defaults to ``os.environ``. Raises :class:`~connmw.errors.ConfigError`
+    for an unknown option or variable (with the closest known name) and for any value
+    that does not parse, naming the setting, the value and the accepted forms.
+    """
+    env = os.environ if environ is None else environ
+    for key in options:
+        if key not in _OPTIONS:
+            raise ConfigError(f"unknown connmw option {key!r}{_did_you_mean(key)}")
+    for variable in env:
+        if variable.startswith(PREFIX) and variable[len(PREFIX) :].lower() not in _OPTIONS:
+            raise ConfigError(
+                f"unknown variable {variable}{_did_you_mean(variable[len(PREFIX) :].lower(), env=True)}"
+            )
+
+    values: dict[str, Any] = {}
+    for key, option in _OPTIONS.items():
+        variable = PREFIX + key.upper()
+        if key in options:
+            raw: object = options[key]
+            label = f"{key}={raw!r}"
+        elif variable in env:
+            raw = env[variable]
+            label = f"{variable}={raw!r}"
+        else:
+            continue
+        try:
+            values[key] = option.parse(raw)
+        except ValueError as error:
+            detail = f" ({error})" if str(error) else ""
+            raise ConfigError(f"{label}: expected {option.accepted}{detail}") from None
+    config = Config(**values)
+    try:
+        config.policy()
+    except ValueError as error:  # e.g. a protected name in strip_headers
+        raise ConfigError(f"{_source('strip_headers', options)}: {error}") from None
+    return config
+
+
+def _source(key: str, options: Mapping[str, object]) -> str:
+    return key if key in options else PREFIX + key.upper()
+
+
+def _did_you_mean(name: str, *, env: bool = False) -> str:
+    close = difflib.get_close_matches(name, list(_OPTIONS), n=1)
+    if not close:
+        return f"; known: {', '.join(sorted(_OPTIONS))}"
+    return f"; did you mean {PREFIX + close[0].upper() if env else close[0]!r}?"
+
+
+def describe_options() -> list[tuple[str, str, str, str]]:
+    """``(variable, keyword, default, accepted)`` rows for documentation and ``--help``."""
+    defaults = {f.name: f.default for f in fields(Config)}
+    return [
+        (PREFIX + key.upper(), key, repr(defaults[key]), option.accepted) for key, option in _OPTIONS.items()
+    ]

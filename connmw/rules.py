@@ -1,0 +1,980 @@
+"""HTTP connection semantics as pure functions: the one place where connmw decides.
+
+This module holds no networking code and does no I/O: no sockets, no logging, no
+environment reads, no framework imports (a test enforces it). The ASGI and WSGI
+adapters read a request, ask this module what to do, and write the answer.
+
+Facts every function here relies on:
+
+* A header is a ``(name, value)`` tuple of ``bytes``; a header list keeps order and
+  duplicates. Request header names arrive lower-case (ASGI servers guarantee it; the
+  WSGI adapter builds them so). Response header names from an application may be in
+  any case, so every lookup of a response name goes through :meth:`Policy.kind_of`.
+* ``Connection`` is a comma-separated list (RFC 9110 §5.6.1) that may be spread over
+  several lines; its tokens are read across every line, never from ``dict(headers)``.
+* HTTP versions are the ASGI spellings ``"1.0"``, ``"1.1"``, ``"2"``, ``"3"``; WSGI's
+  ``"HTTP/1.1"`` and friends are accepted too (:func:`normalize_http_version`).
+
+Decisions of policy (each one pinned by a test; see the README's "Rules" section):
+
+* ``Trailer`` (singular) is end-to-end and survives: RFC 9110 §6.6.2 defines it as the
+  announcement of trailer fields, and ASGI's ``http.response.trailers`` extension needs
+  it. The legacy misspelling ``Trailers`` (RFC 2616 §13.5.1) is stripped.
+* ``Proxy-Connection`` is stripped: RFC 9112 §9.6 lists it as a non-standard field
+  that must not be forwarded, and RFC 9113 §8.2.2 makes it malformed in HTTP/2.
+* ``Proxy-Authenticate`` and ``Proxy-Authorization`` are stripped from responses: they
+  belong to a proxy hop (RFC 2616 §13.5.1), an origin application has no business
+  sending them, and Werkzeug, wsgiref and Go strip them too.
+* ``TE`` is stripped from responses (it is a request field, RFC 9110 §10.1.4). When
+  forwarding a request, one ``TE: trailers`` survives if any TE element is
+  ``trailers`` (RFC 9113 §8.2.2 allows exactly that value in HTTP/2 requests).
+* Every token of a Connection field nominates a header for removal (RFC 9110 §7.6.1)
+  except protected end-to-end names (Host, Content-Length, Authorization, Cookie,
+  X-Forwarded-*, Sec-WebSocket-* …): such nominations are ignored and reported
+  (hop-by-hop header abuse, Go CVE-2021-33197). A field with more tokens than
+  ``max_connection_tokens`` nominates nothing and is reported as abuse.
+* Several Connection lines are one list (RFC 9110 §5.3), as Go, h11 and websockets
+  read them.
+* HTTP/1.0 keep-alive is off by default (h11 and so uvicorn always close HTTP/1.0);
+  ``http10_keep_alive`` turns on RFC 9112 §9.3's opt-in, answered by an explicit
+  ``Connection: keep-alive`` as HTTP/1.0 clients require.
+* Invalid tokens (outside RFC 9110 §5.6.2's ``tchar``) are ignored, never raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final, Union
+
+__all__ = [
+    "HOP_BY_HOP",
+    "PROTECTED",
+    "PROTECTED_PREFIXES",
+    "WEBSOCKET_GUID",
+    "ConnectionTokens",
+    "HandshakeVerdict",
+    "Header",
+    "OriginPolicy",
+    "Policy",
+    "RequestFacts",
+    "ResponsePlan",
+    "check_switching_protocols",
+    "forwardable_headers",
+    "normalize_http_version",
+    "parse_connection",
+    "websocket_accept",
+]
+
+Header = tuple[bytes, bytes]
+"""One header: lower-case (request) or any-case (response) name, and value, as bytes."""
+
+AnyName = Union[bytes, str]  # noqa: UP007 (a runtime alias on Python 3.10)
+
+# --------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------
+
+HOP_BY_HOP: Final[frozenset[bytes]] = frozenset(
+    {
+        b"connection",  # RFC 9110 §7.6.1
+        b"keep-alive",  # RFC 9110 §7.6.1 (RFC 2068 §19.7.1)
+        b"proxy-connection",  # RFC 9110 §7.6.1; malformed in HTTP/2 (RFC 9113 §8.2.2)
+        b"te",  # RFC 9110 §7.6.1 and §10.1.4
+        b"transfer-encoding",  # RFC 9110 §7.6.1; RFC 9112 §6.1
+        b"upgrade",  # RFC 9110 §7.6.1 and §7.8
+        b"proxy-authenticate",  # RFC 2616 §13.5.1
+        b"proxy-authorization",  # RFC 2616 §13.5.1
+        b"trailers",  # RFC 2616 §13.5.1's misspelling; "trailer" stays (RFC 9110 §6.6.2)
+    }
+)
+"""Headers that belong to one connection and never pass a hop, whatever Connection says."""
+
+PROTECTED: Final[frozenset[bytes]] = frozenset(
+    {
+        b"host",  # RFC 9110 §7.2: the target; removing it changes the request
+        b"content-length",  # RFC 9110 §8.6: message framing
+        b"content-type",  # RFC 9110 §8.3
+        b"content-encoding",  # RFC 9110 §8.4
+        b"authorization",  # RFC 9110 §11.6.2: end-to-end credentials
+        b"cookie",  # RFC 6265 §5.4
+        b"set-cookie",  # RFC 6265 §4.1
+        b"forwarded",  # RFC 7239: removing it hides the client from the app
+        b"x-real-ip",  # de facto twin of Forwarded
+        b"origin",  # RFC 6454: CSRF and WebSocket origin checks depend on it
+        b"trailer",  # RFC 9110 §6.6.2: announces trailers the app really sends
+    }
+)
+"""End-to-end headers a Connection field may never nominate for removal."""
+
+PROTECTED_PREFIXES: Final[tuple[bytes, ...]] = (
+    b"x-forwarded-",  # de facto proxy fields (X-Forwarded-For/-Proto/-Host …)
+    b"sec-websocket-",  # RFC 6455 §11.3: the handshake's own fields
+)
+
+_DIRECTIVES: Final[frozenset[bytes]] = frozenset({b"close", b"keep-alive", b"upgrade"})
+
+# RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+# "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. Deleting these bytes from a token must
+# leave nothing; bytes.translate does that without a regex.
+_TCHARS: Final[bytes] = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+_VERSIONS: Final[dict[str, str]] = {
+    "1.0": "1.0",
+    "1.1": "1.1",
+    "2": "2",
+    "2.0": "2",
+    "3": "3",
+    "3.0": "3",
+    "HTTP/1.0": "1.0",
+    "HTTP/1.1": "1.1",
+    "HTTP/2": "2",
+    "HTTP/2.0": "2",
+    "HTTP/3": "3",
+    "HTTP/3.0": "3",
+}
+
+# Header kinds for the response and request scans. A plain dict lookup per name is the
+# whole cost of a response that needs no change.
+ORDINARY: Final = 0
+HOP: Final = 1
+CONNECTION: Final = 2
+UPGRADE: Final = 3
+TE: Final = 4
+
+_BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
+_BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
+
+_CACHE_LIMIT: Final = 4096
+_NO_HEADERS: Final[tuple[Header, ...]] = ()
+_NO_NAMES: Final[tuple[bytes, ...]] = ()
+_EMPTY: Final[frozenset[bytes]] = frozenset()
+
+
+def normalize_http_version(version: str) -> str:
+    """Return ``"1.0"``, ``"1.1"``, ``"2"`` or ``"3"`` for an ASGI or WSGI version string.
+
+    Anything else (``HTTP/0.9``, garbage) reads as ``"1.0"``: the most cautious answer,
+    since it never keeps a connection open that the client did not ask to keep.
+    """
+    return _VERSIONS.get(version, "1.0")
+
+
+def is_token(value: bytes) -> bool:
+    """Whether ``value`` is an RFC 9110 §5.6.2 token (non-empty, tchar only)."""
+    return bool(value) and not value.translate(None, _TCHARS)
+
+
+def _is_protected(name: bytes, protected: frozenset[bytes], prefixes: tuple[bytes, ...]) -> bool:
+    return name in protected or name.startswith(prefixes)
+
+
+# --------------------------------------------------------------------------------------
+# Parsing Connection
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTokens:
+    """What one message's Connection field says, read across all its lines.
+
+    ``nominated`` holds the lower-case header names the field makes hop-by-hop (every
+    token but ``close``), minus protected names, which go to ``refused`` instead.
+    ``invalid`` holds elements that are not tokens; ``too_many`` is set when the field
+    had more tokens than allowed, in which case ``nominated`` is empty.
+    """
+
+    close: bool = False
+    keep_alive: bool = False
+    upgrade: bool = False
+    nominated: frozenset[bytes] = _EMPTY
+    refused: frozenset[bytes] = _EMPTY
+    invalid: tuple[bytes, ...] = _NO_NAMES
+    too_many: bool = False
+
+    @property
+    def abusive(self) -> bool:
+        """A protected header was nominated, or the list was too long (RFC 9110 §7.6.1)."""
+        return bool(self.refused) or self.too_many
+
+    @property
+    def only_directives(self) -> bool:
+        """The field says no more than close / keep-alive: a wish about persistence."""
+        return (
+            not self.upgrade and not self.invalid and not self.refused and (self.nominated <= {b"keep-alive"})
+        )
+
+
+NO_TOKENS: Final = ConnectionTokens()
+
+
+def parse_connection(
+    values: Iterable[bytes],
+    *,
+    protected: frozenset[bytes] = PROTECTED,
+    prefixes: tuple[bytes, ...] = PROTECTED_PREFIXES,
+    max_tokens: int = 16,
+) -> ConnectionTokens:
+    """Read the tokens of every Connection line in ``values`` (RFC 9110 §7.6.1, §5.6.1).
+
+    Empty list elements and optional whitespace are allowed; tokens compare
+    case-insensitively; invalid elements are reported, never raised. Never raises for
+    any bytes.
+    """
+    close = keep_alive = upgrade = False
+    names: set[bytes] = set()
+    refused: set[bytes] = set()
+    invalid: list[bytes] = []
+    count = 0
+    for value in values:
+        for element in value.split(b","):
+            token = element.strip(b" \t").lower()
+            if not token:
+                continue  # RFC 9110 §5.6.1: empty elements do not count
+            if not is_token(token):
+                invalid.append(token)
+                continue
+            count += 1
+            if token == b"close":
+                close = True
+                continue
+            if token == b"keep-alive":
+                keep_alive = True
+            elif token == b"upgrade":
+                upgrade = True
+            if _is_protected(token, protected, prefixes):
+                refused.add(token)
+            else:
+                names.add(token)
+    too_many = count > max_tokens
+    return ConnectionTokens(
+        close=close,
+        keep_alive=keep_alive,
+        upgrade=upgrade,
+        nominated=_EMPTY if too_many or not names else frozenset(names),
+        refused=frozenset(refused) if refused else _EMPTY,
+        invalid=tuple(invalid),
+        too_many=too_many,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Requests
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the connection layer of one request says, as connmw reads it.
+
+    The adapters publish this object to the application: ``scope["connmw"]`` on ASGI and
+    ``environ["connmw.request"]`` on WSGI. Instances are shared between requests with
+    the same facts, so they are immutable.
+    """
+
+    http_version: str
+    """``"1.0"``, ``"1.1"``, ``"2"`` or ``"3"``."""
+    persistent: bool
+    """Whether the connection may carry another request after this one (RFC 9112 §9.3)."""
+    tokens: ConnectionTokens
+    """The request's Connection field, parsed."""
+    upgrade: tuple[bytes, ...]
+    """Lower-case protocol names the request offers in Upgrade, when Connection has
+    ``upgrade`` and the version allows it (RFC 9110 §7.8); else empty."""
+
+    @property
+    def multiplexed(self) -> bool:
+        """HTTP/2 or HTTP/3: no connection-specific field may appear (RFC 9113 §8.2.2)."""
+        return self.http_version in ("2", "3")
+
+    @property
+    def upgrade_requested(self) -> bool:
+        """The client asked to switch protocols on this connection."""
+        return bool(self.upgrade)
+
+    @property
+    def websocket(self) -> bool:
+        """The client asked for the WebSocket protocol (RFC 6455 §4.1)."""
+        return b"websocket" in self.upgrade
+
+
+def _persistent(version: str, tokens: ConnectionTokens, http10_keep_alive: bool) -> bool:
+    # RFC 9112 §9.3: close → not persistent; HTTP/1.1+ → persistent; HTTP/1.0 with
+    # keep-alive → persistent only where we accept the opt-in; otherwise close.
+    if version in ("2", "3"):
+        return True  # the connection outlives any one stream; nothing to decide here
+    if tokens.close:
+        return False
+    if version == "1.1":
+        return True
+    return http10_keep_alive and tokens.keep_alive
+
+
+def _upgrade_protocols(value: bytes) -> tuple[bytes, ...]:
+    """Protocol names of an Upgrade field, lower-case, version suffixes dropped."""
+    names: list[bytes] = []
+    for element in value.split(b","):
+        protocol = element.strip(b" \t").lower()
+        if protocol:
+            names.append(protocol.split(b"/", 1)[0] if protocol.startswith(b"websocket/") else protocol)
+    return tuple(names)
+
+
+# --------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------
+
+ResponsePlan = tuple[Sequence[Header], bool, tuple[bytes, ...]]
+"""``(headers, close, removed)`` from :meth:`Policy.finish_response`.
+
+``headers`` is the list to send (the application's own list, untouched, when nothing
+had to change); ``close`` whether the connection must close after this response;
+``removed`` the lower-case names taken out as corrections (an honoured
+``Connection: close`` or ``keep-alive`` wish is not a correction).
+"""
+
+_CLOSE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"close"),)
+_KEEP_ALIVE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"keep-alive"),)
+_UPGRADE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"upgrade"),)
+
+# Statuses whose responses carry no body, so no framing question (RFC 9110 §6.4.1).
+_NO_BODY_STATUSES: Final[frozenset[int]] = frozenset({101, 204, 304})
+
+
+# --------------------------------------------------------------------------------------
+# WebSocket (RFC 6455)
+# --------------------------------------------------------------------------------------
+
+WEBSOCKET_GUID: Final[bytes] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_BASE64_ALPHABET: Final[bytes] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def websocket_accept(key: bytes) -> bytes:
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §1.3, §4.2.2 step 5.4)."""
+    digest = hashlib.sha1(key.strip(b" \t") + WEBSOCKET_GUID).digest()  # noqa: S324 (the RFC's hash)
+    return base64.b64encode(digest)
+
+
+def _valid_websocket_key(key: bytes) -> bool:
+    # RFC 6455 §4.2.1 item 5: base64 of a 16-byte value, i.e. 22 characters and "==".
+    key = key.strip(b" \t")
+    if len(key) != 24 or not key.endswith(b"==") or key[:22].translate(None, _BASE64_ALPHABET):
+        return False
+    try:
+        return len(binascii.a2b_base64(key)) == 16
+    except binascii.Error:  # pragma: no cover - excluded by the alphabet check above
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeVerdict:
+    """The answer to a WebSocket opening handshake (RFC 6455 §4.2.1 to §4.2.2).
+
+    ``accepted`` handshakes carry ``accept_key`` (HTTP/1.1) for the 101. Rejections carry
+    the status, the headers (``Sec-WebSocket-Version: 13`` with 426) and a short text
+    body; ``code`` is a stable identifier for counters and logs.
+    """
+
+    accepted: bool
+    status: int
+    code: str
+    reason: str
+    headers: tuple[Header, ...] = _NO_HEADERS
+    body: bytes = b""
+    accept_key: bytes | None = None
+
+
+def _reject(status: int, code: str, reason: str, *extra: Header) -> HandshakeVerdict:
+    body = f"WebSocket handshake refused: {reason}\n".encode()
+    headers = (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    )
+    return HandshakeVerdict(False, status, code, reason, headers, body)
+
+
+# RFC 6455 §4.2.1 lists what a server must find; §4.2.2 says answer 400 when it does
+# not, and for an unknown version answer "such as 426" with the versions it speaks.
+REJECT_METHOD: Final = _reject(400, "not-get", "the method must be GET (RFC 6455 §4.2.1)")
+REJECT_VERSION: Final = _reject(400, "http-version", "HTTP/1.1 or higher is required (RFC 6455 §4.2.1)")
+REJECT_HOST: Final = _reject(400, "no-host", "the Host header is missing (RFC 6455 §4.2.1)")
+REJECT_UPGRADE: Final = _reject(
+    400, "no-upgrade-websocket", "Upgrade must include websocket (RFC 6455 §4.2.1)"
+)
+REJECT_CONNECTION: Final = _reject(
+    400, "no-connection-upgrade", "Connection must include Upgrade (RFC 6455 §4.2.1)"
+)
+REJECT_KEY: Final = _reject(
+    400, "bad-key", "Sec-WebSocket-Key must be one base64 value of 16 bytes (RFC 6455 §4.2.1)"
+)
+REJECT_WS_VERSION: Final = _reject(
+    426,
+    "bad-version",
+    "Sec-WebSocket-Version must be 13 (RFC 6455 §4.2.2)",
+    (b"sec-websocket-version", b"13"),
+)
+REJECT_ORIGIN: Final = _reject(403, "forbidden-origin", "the Origin is not allowed (RFC 6455 §10.2)")
+ACCEPT_H2: Final = HandshakeVerdict(True, 200, "ok", "accepted (RFC 8441)")
+
+
+def _split_origin(origin: str) -> tuple[str, str, int] | None:
+    """``scheme://host[:port]`` → (scheme, host, port) lower-cased, default port filled."""
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    if not sep or not scheme or not rest or "/" in rest or "@" in rest:
+        return None
+    if rest.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
+        host, bracket, tail = rest.partition("]")
+        host += bracket
+        if not bracket:
+            return None
+        port_text = tail[1:] if tail.startswith(":") else None
+        if tail and port_text is None:
+            return None
+    else:
+        host, colon, port_text_raw = rest.rpartition(":")
+        if not colon:
+            host, port_text = rest, None
+        else:
+            port_text = port_text_raw
+    if port_text is None:
+        port = _DEFAULT_PORTS.get(scheme)
+        if port is None:
+            return None
+    elif port_text.isdigit() and port_text.isascii() and len(port_text) <= 5:
+        port = int(port_text)
+    else:
+        return None
+    if not host:
+        return None
+    return scheme, host, port
+
+
+class OriginPolicy:
+    """Which browser origins may open a WebSocket (RFC 6455 §10.2, RFC 6454).
+
+    Patterns are exact origins (``https://app.example.com``), wildcard subdomains
+    (``https://*.example.com``: any depth of subdomain, not the bare domain), ``*`` for
+    any origin, or ``null`` to admit the opaque origin browsers send from sandboxed
+    frames and files. Scheme and host compare case-insensitively and default ports are
+    filled in, so ``https://A.example.com:443`` matches ``https://a.example.com``.
+
+    An empty pattern list admits every origin. A request with no Origin field is
+    admitted: browsers always send one on WebSocket handshakes (RFC 6455 §4.1 item 8),
+    so its absence means a non-browser client, which origin checks cannot constrain.
+    ``Origin: null`` is refused by any non-empty list that does not name ``null``.
+    """
+
+    __slots__ = ("_any", "_exact", "_null", "_wildcards")
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self._any = False
+        self._null = False
+        self._exact: set[tuple[str, str, int]] = set()
+        self._wildcards: list[tuple[str, str, int]] = []
+        seen = False
+        for pattern in patterns:
+            seen = True
+            text = pattern.strip()
+            if text == "*":
+                self._any = True
+            elif text.lower() == "null":
+                self._null = True
+            else:
+                parts = _split_origin(text)
+                if parts is None:
+                    raise ValueError(
+                        f"{pattern!r} is not an origin: expected scheme://host[:port], "
+                        "scheme://*.domain[:port], '*' or 'null'"
+                    )
+                scheme, host, port = parts
+                if host.startswith("*."):
+                    self._wildcards.append((scheme, host[1:], port))
+                elif "*" in host:
+                    raise ValueError(f"{pattern!r}: '*' is allowed only as the first label")
+                else:
+                    self._exact.add(parts)
+        if not seen:
+            self._any = True
+
+    @property
+    def allows_any(self) -> bool:
+        """No restriction is configured."""
+        return self._any
+
+    def allows(self, origin: bytes | None) -> bool:
+        """Whether a handshake with this Origin value (or none) may proceed."""
+        if origin is None or self._any:
+            return True
+        text = origin.decode("latin-1").strip()
+        if text.lower() == "null":
+            return self._null
+        parts = _split_origin(text)
+        if parts is None:
+            return False
+        if parts in self._exact:
+            return True
+        scheme, host, port = parts
+        return any(
+            scheme == w_scheme and port == w_port and host.endswith(suffix) and len(host) > len(suffix)
+            for w_scheme, suffix, w_port in self._wildcards
+        )
+
+
+def check_switching_protocols(
+    request: RequestFacts, response_headers: Sequence[Header], key: bytes | None
+) -> str | None:
+    """Why a 101 response is not allowed, or ``None`` when it is.
+
+    RFC 9110 §7.8: a server must not switch to a protocol the client did not offer, and
+    sends 101 only to a request that asked to upgrade. RFC 6455 §4.2.2: a WebSocket
+    101 carries Sec-WebSocket-Accept derived from the client's key.
+    """
+    if not request.upgrade_requested:
+        return "101 Switching Protocols sent to a request that asked for no upgrade (RFC 9110 §7.8)"
+    chosen: list[bytes] = []
+    accept: list[bytes] = []
+    for name, value in response_headers:
+        lower = name.lower()
+        if lower == b"upgrade":
+            chosen.extend(_upgrade_protocols(value))
+        elif lower == b"sec-websocket-accept":
+            accept.append(value.strip(b" \t"))
+    if not chosen:
+        return "101 Switching Protocols without an Upgrade field (RFC 9110 §15.2.2)"
+    for protocol in chosen:
+        if protocol not in request.upgrade:
+            return "101 Switching Protocols to a protocol the client did not offer (RFC 9110 §7.8)"
+    if b"websocket" in chosen and key is not None and accept != [websocket_accept(key)]:
+        return "Sec-WebSocket-Accept does not match Sec-WebSocket-Key (RFC 6455 §4.2.2)"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# The policy: every decision, configured once
+# --------------------------------------------------------------------------------------
+
+
+class Policy:
+    """connmw's decisions, configured once and shared by every request.
+
+    Build one per middleware (the adapters do it from :class:`connmw.config.Config`).
+    All methods are pure functions of their arguments and the configuration; the
+    caches inside only remember answers already computed, bounded in size.
+
+    Args:
+        explicit_keep_alive: send ``Connection: keep-alive`` on persistent HTTP/1.x
+            responses, as gunicorn and Heroku's router do.
+        http10_keep_alive: honour an HTTP/1.0 client's ``Connection: keep-alive``.
+        strip_headers: more header names to remove from every response.
+        protected_headers: more names a Connection field may never nominate; a name
+            ending in ``*`` protects a prefix (``x-acme-*``).
+        max_connection_tokens: more Connection tokens than this nominate nothing.
+        keep_alive_timeout: seconds to announce as ``Keep-Alive: timeout=N`` on
+            persistent HTTP/1.x responses.
+        allowed_origins: WebSocket origin patterns (see :class:`OriginPolicy`).
+    """
+
+    def __init__(
+        self,
+        *,
+        explicit_keep_alive: bool = True,
+        http10_keep_alive: bool = False,
+        strip_headers: Iterable[AnyName] = (),
+        protected_headers: Iterable[AnyName] = (),
+        max_connection_tokens: int = 16,
+        keep_alive_timeout: int | None = None,
+        allowed_origins: Iterable[str] = (),
+    ) -> None:
+        if max_connection_tokens < 1:
+            raise ValueError("max_connection_tokens must be >= 1")
+        self.explicit_keep_alive = explicit_keep_alive
+        self.http10_keep_alive = http10_keep_alive
+        self.max_connection_tokens = max_connection_tokens
+        self.keep_alive_timeout = keep_alive_timeout
+        self.origins = OriginPolicy(allowed_origins)
+
+        protected = set(PROTECTED)
+        prefixes = list(PROTECTED_PREFIXES)
+        for raw in protected_headers:
+            name = _as_lower_bytes(raw)
+            if name.endswith(b"*"):
+                prefixes.append(name[:-1])
+            else:
+                protected.add(name)
+        self.protected: frozenset[bytes] = frozenset(protected)
+        self.protected_prefixes: tuple[bytes, ...] = tuple(prefixes)
+
+        base = dict(_BASE_KINDS)
+        for raw in strip_headers:
+            name = _as_lower_bytes(raw)
+            if _is_protected(name, self.protected, self.protected_prefixes):
+                raise ValueError(f"{raw!r} is protected and cannot be stripped")
+            base.setdefault(name, HOP)
+        self.strip: frozenset[bytes] = frozenset(base)
+        # Seed the name cache with the usual spellings, as bytes (ASGI) and str (WSGI),
+        # so that the common response never lower-cases a name.
+        kinds: dict[AnyName, int] = {}
+        for name, kind in base.items():
+            text = name.decode("latin-1")
+            for spelling in (text, text.title(), text.upper()):
+                kinds[spelling] = kind
+                kinds[spelling.encode("latin-1")] = kind
+        self._kinds = kinds
+
+        if keep_alive_timeout is not None:
+            self._keep_fields: tuple[Header, ...] = (
+                *_KEEP_ALIVE_FIELDS,
+                (b"keep-alive", b"timeout=%d" % keep_alive_timeout),
+            )
+        else:
+            self._keep_fields = _KEEP_ALIVE_FIELDS
+        self._tokens_cache: dict[bytes, ConnectionTokens] = {}
+        self._facts_cache: dict[str, dict[bytes | None, RequestFacts]] = {
+            version: {} for version in ("1.0", "1.1", "2", "3")
+        }
+        for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close", b"upgrade", b"Upgrade"):
+            for version in self._facts_cache:
+                self.request_facts(version, value)
+
+    # -- names ---------------------------------------------------------------------
+
+    def kind_of(self, name: AnyName) -> int:
+        """``ORDINARY``, ``HOP``, ``CONNECTION``, ``UPGRADE`` or ``TE`` for a header name.
+
+        Accepts bytes (ASGI) or str (WSGI) in any case; answers from a bounded cache.
+        """
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds.get(_as_lower_bytes(name), ORDINARY)
+            if len(self._kinds) < _CACHE_LIMIT:
+                self._kinds[name] = kind
+        return kind
+
+    def needs_cleaning(self, headers: Iterable[tuple[AnyName, object]]) -> bool:
+        """Whether any header in the list is hop-by-hop (the fast pre-check)."""
+        kinds = self._kinds
+        for name, _ in headers:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self.kind_of(name)
+            if kind:
+                return True
+        return False
+
+    def is_protected(self, name: bytes) -> bool:
+        """Whether a Connection field may never nominate this lower-case name."""
+        return _is_protected(name, self.protected, self.protected_prefixes)
+
+    def tokens(self, values: Sequence[bytes]) -> ConnectionTokens:
+        """:func:`parse_connection` with this policy's protected names and limit, cached."""
+        if len(values) == 1:
+            value = values[0]
+            cached = self._tokens_cache.get(value)
+            if cached is not None:
+                return cached
+        parsed = parse_connection(
+            values,
+            protected=self.protected,
+            prefixes=self.protected_prefixes,
+            max_tokens=self.max_connection_tokens,
+        )
+        if len(values) == 1 and len(self._tokens_cache) < _CACHE_LIMIT and len(values[0]) <= 256:
+            self._tokens_cache[values[0]] = parsed
+        return parsed
+
+    # -- requests ------------------------------------------------------------------
+
+    def request_facts(
+        self, http_version: str, connection: bytes | None, upgrade: bytes | None = None
+    ) -> RequestFacts:
+        """Facts for a request with this version, Connection value and Upgrade value.
+
+        ``connection`` is every Connection line joined with ``b", "`` (or ``None``);
+        answers for requests without Upgrade come from a cache, so the common request
+        allocates nothing.
+        """
+        by_value = self._facts_cache.get(http_version)
+        if by_value is not None and upgrade is None:
+            cached = by_value.get(connection)
+            if cached is not None:
+                return cached
+        version = normalize_http_version(http_version)
+        tokens = NO_TOKENS if connection is None else self.tokens((connection,))
+        offered: tuple[bytes, ...] = _NO_NAMES
+        # RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection option, and
+        # is ignored in HTTP/1.0 requests; HTTP/2 and HTTP/3 forbid it (RFC 9113 §8.6).
+        if upgrade is not None and tokens.upgrade and version == "1.1":
+            offered = _upgrade_protocols(upgrade)
+        facts = RequestFacts(
+            http_version=version,
+            persistent=_persistent(version, tokens, self.http10_keep_alive),
+            tokens=tokens,
+            upgrade=offered,
+        )
+        if (
+            by_value is not None
+            and upgrade is None
+            and len(by_value) < _CACHE_LIMIT
+            and (connection is None or len(connection) <= 256)
+        ):
+            by_value[connection] = facts
+        return facts
+
+    def read_request(self, http_version: str, headers: Iterable[Header]) -> RequestFacts:
+        """:meth:`request_facts` from an ASGI header list (lower-case names)."""
+        connection: bytes | None = None
+        upgrade: bytes | None = None
+        for name, value in headers:
+            if name == b"connection":
+                connection = value if connection is None else connection + b", " + value
+            elif name == b"upgrade":
+                upgrade = value if upgrade is None else upgrade + b", " + value
+        return self.request_facts(http_version, connection, upgrade)
+
+    def strip_request(self, headers: Sequence[Header], facts: RequestFacts) -> Sequence[Header]:
+        """The request's headers without hop-by-hop and nominated fields.
+
+        Returns ``headers`` itself when nothing is removed. Protected names always stay;
+        Connection and Upgrade stay on a request that asks to upgrade (the application
+        answers the upgrade); one ``TE: trailers`` stays if the client offered trailers.
+        """
+        nominated = facts.tokens.nominated
+        if not nominated and not self.needs_cleaning(headers):
+            return headers
+        return _without_hop_by_hop(self, headers, nominated, keep_upgrade=facts.upgrade_requested)
+
+    # -- responses -----------------------------------------------------------------
+
+    def connection_fields(
+        self,
+        request: RequestFacts,
+        status: int,
+        *,
+        app_close: bool = False,
+        server_close: bool = False,
+        has_length: bool = True,
+        requests_left: int | None = None,
+    ) -> tuple[tuple[Header, ...], bool]:
+        """The one decision of which Connection / Keep-Alive fields a response carries.
+
+        Returns ``(fields, close)``. ``app_close`` is the application's own
+        ``Connection: close``; ``server_close`` a server-side reason (drain, limits);
+        ``has_length`` whether the response is framed by Content-Length (an HTTP/1.0
+        keep-alive response must be); ``requests_left`` adds ``max=N`` to the
+        Keep-Alive hint.
+        """
+        if request.http_version in ("2", "3"):
+            return _NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
+        if status == 101 and request.upgrade_requested:
+            return _UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
+        if not request.persistent or app_close or server_close:
+            return _CLOSE_FIELDS, True
+        if request.http_version == "1.0":
+            # RFC 9112 §9.3 (and RFC 1945's keep-alive practice): an HTTP/1.0 response is
+            # persistent only if it says so and has a self-delimited body.
+            if not has_length and status not in _NO_BODY_STATUSES:
+                return _CLOSE_FIELDS, True
+        elif not self.explicit_keep_alive:
+            return _NO_HEADERS, False
+        if requests_left is not None and self.keep_alive_timeout is not None:
+            hint = b"timeout=%d, max=%d" % (self.keep_alive_timeout, requests_left)
+            return (*_KEEP_ALIVE_FIELDS, (b"keep-alive", hint)), False
+        return self._keep_fields, False
+
+    def finish_response(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        *,
+        server_close: bool = False,
+        requests_left: int | None = None,
+    ) -> ResponsePlan:
+        """The response's headers as they must go out, and whether to close.
+
+        Removes every hop-by-hop header and every header the application's Connection
+        field nominates (protected names excepted), keeps Upgrade on a legitimate 101,
+        honours the application's ``Connection: close``, then appends the fields
+        :meth:`connection_fields` decides. Nothing is allocated beyond the appended
+        list when the application sent no hop-by-hop header.
+        """
+        kinds = self._kinds
+        for name, _ in headers:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self.kind_of(name)
+            if kind:
+                return self._finish_dirty(request, status, headers, server_close, requests_left)
+        has_length = True
+        if request.http_version == "1.0" and request.persistent:
+            has_length = _has_content_length(headers)
+        fields, close = self.connection_fields(
+            request,
+            status,
+            server_close=server_close,
+            has_length=has_length,
+            requests_left=requests_left,
+        )
+        if not fields:
+            return headers, close, _NO_NAMES
+        return [*headers, *fields], close, _NO_NAMES
+
+    def _finish_dirty(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        server_close: bool,
+        requests_left: int | None,
+    ) -> ResponsePlan:
+        values = [value for name, value in headers if self.kind_of(name) == CONNECTION]
+        app = self.tokens(values) if values else NO_TOKENS
+        keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
+        kept: list[Header] = []
+        removed: list[bytes] = []
+        for name, value in headers:
+            kind = self.kind_of(name)
+            if kind == ORDINARY:
+                if app.nominated and name.lower() in app.nominated:
+                    removed.append(name.lower())
+                else:
+                    kept.append((name, value))
+            elif kind == UPGRADE and keep_upgrade:
+                kept.append((name, value))
+            elif kind != CONNECTION or not app.only_directives:
+                removed.append(name.lower())
+        has_length = True
+        if request.http_version == "1.0" and request.persistent:
+            has_length = _has_content_length(kept)
+        fields, close = self.connection_fields(
+            request,
+            status,
+            app_close=app.close,
+            server_close=server_close,
+            has_length=has_length,
+            requests_left=requests_left,
+        )
+        kept.extend(fields)
+        return kept, close, tuple(dict.fromkeys(removed))
+
+    # -- WebSocket -----------------------------------------------------------------
+
+    def judge_websocket(self, method: str, http_version: str, headers: Iterable[Header]) -> HandshakeVerdict:
+        """Judge a WebSocket opening handshake (RFC 6455 §4.2.1; RFC 8441 over HTTP/2+).
+
+        Over HTTP/1.x: GET, HTTP/1.1 or later, Host, ``websocket`` in Upgrade,
+        ``upgrade`` in Connection, one Sec-WebSocket-Key that is the base64 of 16 bytes
+        (400 otherwise), Sec-WebSocket-Version 13 (426 with ``Sec-WebSocket-Version: 13``
+        otherwise), and an allowed Origin (403). Over HTTP/2 and HTTP/3 the request is an
+        extended CONNECT with no Upgrade, Connection or key by design, so only the
+        version and the Origin are judged. Never raises for any bytes.
+        """
+        version = normalize_http_version(http_version)
+        multiplexed = version in ("2", "3")
+        host = False
+        upgrade: list[bytes] = []
+        connection: list[bytes] = []
+        keys: list[bytes] = []
+        ws_versions: list[bytes] = []
+        origins: list[bytes] = []
+        for raw_name, value in headers:
+            name = raw_name.lower()
+            if name == b"host":
+                host = True
+            elif name == b"upgrade":
+                upgrade.append(value)
+            elif name == b"connection":
+                connection.append(value)
+            elif name == b"sec-websocket-key":
+                keys.append(value)
+            elif name == b"sec-websocket-version":
+                ws_versions.extend(v.strip(b" \t") for v in value.split(b",") if v.strip(b" \t"))
+            elif name == b"origin":
+                origins.append(value)
+        if not multiplexed:
+            if method.upper() != "GET":
+                return REJECT_METHOD
+            if http_version not in _VERSIONS or version == "1.0":
+                return REJECT_VERSION
+            if not any(b"websocket" in _upgrade_protocols(value) for value in upgrade):
+                return REJECT_UPGRADE
+            if not parse_connection(connection).upgrade:
+                return REJECT_CONNECTION
+        if ws_versions != [b"13"]:
+            return REJECT_WS_VERSION
+        if not multiplexed:
+            if len(keys) != 1 or not _valid_websocket_key(keys[0]):
+                return REJECT_KEY
+            if not host:
+                return REJECT_HOST
+        if not self.origins.allows_any and (
+            len(origins) > 1 or not self.origins.allows(origins[0] if origins else None)
+        ):
+            return REJECT_ORIGIN
+        if multiplexed:
+            return ACCEPT_H2
+        return HandshakeVerdict(True, 101, "ok", "accepted", accept_key=websocket_accept(keys[0]))
+
+
+def _as_lower_bytes(name: AnyName) -> bytes:
+    if isinstance(name, str):
+        return name.lower().encode("latin-1", "replace")
+    return name.lower()
+
+
+def _has_content_length(headers: Iterable[Header]) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in headers)
+
+
+def _without_hop_by_hop(
+    policy: Policy,
+    headers: Iterable[Header],
+    nominated: frozenset[bytes],
+    *,
+    keep_upgrade: bool = False,
+) -> list[Header]:
+    kept: list[Header] = []
+    trailers = False
+    for name, value in headers:
+        kind = policy.kind_of(name)
+        if kind == ORDINARY:
+            if name.lower() not in nominated:
+                kept.append((name, value))
+        elif kind == TE:
+            # RFC 9110 §10.1.4 / RFC 9113 §8.2.2: only "trailers" may cross a hop.
+            trailers = trailers or b"trailers" in (
+                e.split(b";", 1)[0].strip(b" \t").lower() for e in value.split(b",")
+            )
+        elif keep_upgrade and kind in (UPGRADE, CONNECTION):
+            kept.append((name, value))
+    if trailers:
+        kept.append((b"te", b"trailers"))
+    return kept
+
+
+_DEFAULT_POLICY: Policy | None = None
+
+
+def forwardable_headers(headers: Iterable[Header], *, policy: Policy | None = None) -> list[Header]:
+    """Headers safe to forward to another hop, for applications that proxy.
+
+    Removes every hop-by-hop header and every header the Connection field nominates
+    (protected names excepted, RFC 9110 §7.6.1) and keeps a single ``TE: trailers`` if
+    any TE element was ``trailers``. Use it on an upstream response before returning it
+    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the
+    body twice) and on a client request before sending it upstream.
+    """
+    global _DEFAULT_POLICY
+    if policy is None:
+        if _DEFAULT_POLICY is None:
+            _DEFAULT_POLICY = Policy()
+        policy = _DEFAULT_POLICY
+    headers = list(headers)
+    values = [value for name, value in headers if name.lower() == b"connection"]
+    nominated = policy.tokens(values).nominated if values else _EMPTY
+    return _without_hop_by_hop(policy, headers, nominated)
