@@ -122,6 +122,7 @@ _OPTIONS: dict[str, _Option] = {
     "ws_allowed_origins": _Option(
         _origins, "comma-separated origins: scheme://host[:port], scheme://*.domain, '*' or 'null'"
     ),
+    "http10_buffer_bytes": _Option(_whole(0), "a whole number of bytes >= 0 (0: never buffer)"),
     "drain_file": _Option(_optional(_path), "a file path (empty for none)"),
     "keep_alive_timeout": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
@@ -146,6 +147,7 @@ class Config:
     max_connection_tokens: int = 16
     ws_validate: bool = True
     ws_allowed_origins: tuple[str, ...] = ()
+    http10_buffer_bytes: int = 1 << 20
     drain_file: str | None = None
     keep_alive_timeout: int | None = None
     max_requests_per_connection: int | None = None

@@ -634,12 +634,16 @@ class Policy:
         else:
             self._keep_fields = _KEEP_ALIVE_FIELDS
         self._tokens_cache: dict[bytes, ConnectionTokens] = {}
-        self._facts_cache: dict[str, dict[bytes | None, RequestFacts]] = {
+        self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {
             version: {} for version in ("1.0", "1.1", "2", "3")
         }
-        for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close", b"upgrade", b"Upgrade"):
+        for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close"):
             for version in self._facts_cache:
                 self.request_facts(version, value)
+                if value is not None:
+                    self.request_facts(version, value.decode())
+            for version in ("HTTP/1.0", "HTTP/1.1"):  # WSGI's SERVER_PROTOCOL spellings
+                self._facts_cache.setdefault(version, {})
 
     # -- names ---------------------------------------------------------------------
 
@@ -690,13 +694,14 @@ class Policy:
     # -- requests ------------------------------------------------------------------
 
     def request_facts(
-        self, http_version: str, connection: bytes | None, upgrade: bytes | None = None
+        self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
     ) -> RequestFacts:
         """Facts for a request with this version, Connection value and Upgrade value.
 
-        ``connection`` is every Connection line joined with ``b", "`` (or ``None``);
-        answers for requests without Upgrade come from a cache, so the common request
-        allocates nothing.
+        ``connection`` is every Connection line joined with ``", "`` (or ``None``), as
+        bytes (ASGI) or latin-1 str (WSGI's environ); likewise ``upgrade``. Answers for
+        requests without Upgrade come from a cache, so the common request allocates
+        nothing.
         """
         by_value = self._facts_cache.get(http_version)
         if by_value is not None and upgrade is None:
@@ -704,12 +709,14 @@ class Policy:
             if cached is not None:
                 return cached
         version = normalize_http_version(http_version)
-        tokens = NO_TOKENS if connection is None else self.tokens((connection,))
+        conn_bytes = _as_bytes(connection)
+        tokens = NO_TOKENS if conn_bytes is None else self.tokens((conn_bytes,))
         offered: tuple[bytes, ...] = _NO_NAMES
+        upgrade_bytes = _as_bytes(upgrade)
         # RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection option, and
         # is ignored in HTTP/1.0 requests; HTTP/2 and HTTP/3 forbid it (RFC 9113 §8.6).
-        if upgrade is not None and tokens.upgrade and version == "1.1":
-            offered = _upgrade_protocols(upgrade)
+        if upgrade_bytes is not None and tokens.upgrade and version == "1.1":
+            offered = _upgrade_protocols(upgrade_bytes)
         facts = RequestFacts(
             http_version=version,
             persistent=_persistent(version, tokens, self.http10_keep_alive),
@@ -925,6 +932,12 @@ def _as_lower_bytes(name: AnyName) -> bytes:
     if isinstance(name, str):
         return name.lower().encode("latin-1", "replace")
     return name.lower()
+
+
+def _as_bytes(value: AnyName | None) -> bytes | None:
+    if isinstance(value, str):
+        return value.encode("latin-1", "replace")
+    return value
 
 
 def _has_content_length(headers: Iterable[Header]) -> bool:
