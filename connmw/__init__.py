@@ -20,6 +20,7 @@ from .errors import (
     ProtocolError,
     SwitchingProtocolsError,
 )
+from .lifecycle import drain, draining, undrain
 from .rules import Policy, RequestFacts, forwardable_headers
 
 __all__ = [
@@ -32,8 +33,11 @@ __all__ = [
     "RequestFacts",
     "SwitchingProtocolsError",
     "__version__",
+    "drain",
+    "draining",
     "forwardable_headers",
     "load_config",
+    "undrain",
 ]
 
 __version__ = "0.1.0"

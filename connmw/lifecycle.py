@@ -1,0 +1,141 @@
+"""Connection lifecycle controls: drain, per-connection request and age limits.
+
+* **Drain** moves clients off an instance before it stops: while draining, every
+  HTTP/1.x response says ``Connection: close`` and the server closes. Turn it on with
+  :func:`drain` (from a SIGTERM handler) or by creating ``drain_file`` (a Kubernetes
+  preStop hook can ``touch`` it). The file is looked at no more than once a second,
+  never once per request.
+* **Limits** stop keep-alive connections from pinning clients to one instance after a
+  scale-out: a connection closes on its ``max_requests_per_connection``-th response,
+  or on the first response after it is ``max_connection_age`` seconds old.
+
+An ASGI connection is known only by its address pair (``scope["client"]`` and
+``scope["server"]``), which the operating system may reuse once a connection has
+ended. The table therefore forgets an entry when connmw closes its connection and
+treats an entry idle for longer than ``IDLE_FORGET`` seconds as a new connection; it
+holds at most ``TABLE_LIMIT`` entries, evicting the oldest, so memory stays bounded
+whatever the number of connections. Over HTTP/2 and HTTP/3 many requests share a
+connection that only the server can end (GOAWAY), so limits do not apply there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Hashable
+
+from .config import Config
+
+__all__ = ["TABLE_LIMIT", "DrainSwitch", "Lifecycle", "drain", "draining", "undrain"]
+
+TABLE_LIMIT = 65536
+IDLE_FORGET = 300.0
+CHECK_INTERVAL = 1.0
+
+_drained = False
+
+
+def drain() -> None:
+    """Close every HTTP/1.x connection after its current response, in this process."""
+    global _drained
+    _drained = True
+
+
+def undrain() -> None:
+    """Stop draining (the drain file, if configured, still counts)."""
+    global _drained
+    _drained = False
+
+
+def draining() -> bool:
+    """Whether :func:`drain` is in force in this process."""
+    return _drained
+
+
+class DrainSwitch:
+    """Whether to drain now: :func:`drain` was called, or ``path`` exists.
+
+    The file is stat-ed at most once per ``interval`` seconds of ``clock``.
+    """
+
+    __slots__ = ("_clock", "_interval", "_next_check", "_path", "_present")
+
+    def __init__(
+        self,
+        path: str | None,
+        *,
+        interval: float = CHECK_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._path = path
+        self._interval = interval
+        self._clock = clock
+        self._next_check = float("-inf")
+        self._present = False
+
+    def active(self) -> bool:
+        """True while draining."""
+        if _drained:
+            return True
+        if self._path is None:
+            return False
+        now = self._clock()
+        if now >= self._next_check:
+            self._next_check = now + self._interval
+            self._present = os.path.exists(self._path)
+        return self._present
+
+
+class Lifecycle:
+    """Per-process connection decisions for one middleware: why to close, what to announce.
+
+    :meth:`decide` is called once per HTTP/1.x response with a key naming the
+    connection and answers ``(close_reason, requests_left)``: a reason string
+    (``"drain"``, ``"max-requests"``, ``"max-age"``) when the connection must close,
+    and how many more requests it may carry (for ``Keep-Alive: max=N``), or ``None``.
+    """
+
+    __slots__ = ("_clock", "_drain", "_max_age", "_max_requests", "_table", "limited")
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._drain = DrainSwitch(config.drain_file, clock=clock)
+        self._max_requests = config.max_requests_per_connection
+        self._max_age = config.max_connection_age
+        self._clock = clock
+        self._table: dict[Hashable, list[float]] = {}  # key -> [first seen, last seen, count]
+        self.limited = self._max_requests is not None or self._max_age is not None
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def decide(self, key: Hashable | None) -> tuple[str | None, int | None]:
+        """Close reason and requests left for the next response on connection ``key``."""
+        if self._drain.active():
+            if key is not None:
+                self._table.pop(key, None)
+            return "drain", None
+        if not self.limited or key is None:
+            return None, None
+        now = self._clock()
+        table = self._table
+        entry = table.get(key)
+        if entry is None or now - entry[1] > IDLE_FORGET:
+            if entry is None and len(table) >= TABLE_LIMIT:
+                del table[next(iter(table))]  # the oldest connection seen
+            entry = table[key] = [now, now, 0.0]
+        entry[1] = now
+        entry[2] += 1
+        count = int(entry[2])
+        if self._max_requests is not None and count >= self._max_requests:
+            del table[key]
+            return "max-requests", 0
+        if self._max_age is not None and now - entry[0] >= self._max_age:
+            del table[key]
+            return "max-age", None
+        left = None if self._max_requests is None else self._max_requests - count
+        return None, left
+
+    def forget(self, key: Hashable | None) -> None:
+        """The connection closed for another reason: drop what is known of it."""
+        if key is not None:
+            self._table.pop(key, None)

@@ -1,0 +1,97 @@
+"""Visibility: the ``connmw`` logger and the counters behind ``middleware.stats``.
+
+Corrections (an application sent a header connmw removed) are logged at WARNING once
+per kind and header name per process, so a busy server does not flood its log;
+handshake rejections are logged at INFO. Header values and bodies are never logged:
+they may carry credentials. No handler is configured here (the application's logging
+setup decides where records go).
+
+Counting happens only when something is corrected, rejected or closed, so a clean
+response costs nothing here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+__all__ = ["Reporter", "Stats", "logger"]
+
+logger = logging.getLogger("connmw")
+
+_already_warned: set[tuple[str, bytes]] = set()
+
+
+class Stats:
+    """Counters of one middleware instance; read them as ``middleware.stats``.
+
+    * ``headers_stripped``: lower-case header name → responses it was removed from;
+    * ``handshakes_rejected``: rejection code (``bad-key``, ``bad-version``,
+      ``forbidden-origin``, …) → count;
+    * ``connections_closed``: reason (``client``, ``app``, ``drain``,
+      ``max-requests``, ``max-age``, ``framing``) → responses that closed their
+      connection;
+    * ``request_abuse``: requests whose Connection field nominated a protected header,
+      had too many tokens or invalid tokens.
+    """
+
+    __slots__ = ("connections_closed", "handshakes_rejected", "headers_stripped", "request_abuse")
+
+    def __init__(self) -> None:
+        self.headers_stripped: dict[str, int] = {}
+        self.handshakes_rejected: dict[str, int] = {}
+        self.connections_closed: dict[str, int] = {}
+        self.request_abuse: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        """A snapshot fit for JSON (a metrics endpoint, a health check)."""
+        return {
+            "headers_stripped": dict(self.headers_stripped),
+            "handshakes_rejected": dict(self.handshakes_rejected),
+            "connections_closed": dict(self.connections_closed),
+            "request_abuse": self.request_abuse,
+        }
+
+    def __repr__(self) -> str:
+        return f"Stats({self.as_dict()!r})"
+
+
+class Reporter:
+    """Counts and logs what a middleware corrected; one per middleware instance."""
+
+    __slots__ = ("stats",)
+
+    def __init__(self) -> None:
+        self.stats = Stats()
+
+    def stripped(self, names: Iterable[bytes], where: str = "app") -> None:
+        """Headers removed from a response (``where='app'``) or a request."""
+        counts = self.stats.headers_stripped
+        for name in names:
+            text = name.decode("latin-1")
+            counts[text] = counts.get(text, 0) + 1
+            if (where, name) not in _already_warned:
+                _already_warned.add((where, name))
+                logger.warning("%s sent hop-by-hop header %s; removed", where, _title(text))
+
+    def rejected(self, code: str, reason: str) -> None:
+        """A WebSocket handshake was refused."""
+        counts = self.stats.handshakes_rejected
+        counts[code] = counts.get(code, 0) + 1
+        logger.info("WebSocket handshake refused: %s", reason)
+
+    def closed(self, reason: str) -> None:
+        """A response closed its connection, for ``reason``."""
+        counts = self.stats.connections_closed
+        counts[reason] = counts.get(reason, 0) + 1
+
+    def abuse(self, what: str) -> None:
+        """A request's Connection field tried to nominate what it may not."""
+        self.stats.request_abuse += 1
+        if ("abuse", what.encode()) not in _already_warned:
+            _already_warned.add(("abuse", what.encode()))
+            logger.warning("client Connection field %s; ignored", what)
+
+
+def _title(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
