@@ -65,6 +65,16 @@ def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
 
 
 def _names(value: object) -> tuple[str, ...]:
+    """Header names; no prefixes (a stripped ``x-acme-*`` would match nothing)."""
+    items = _items(value)
+    for item in items:
+        if not is_token(item.encode("latin-1", "replace")) or item.endswith("*"):
+            raise ValueError
+    return tuple(item.lower() for item in items)
+
+
+def _names_or_prefixes(value: object) -> tuple[str, ...]:
+    """Header names, or prefixes written ``x-acme-*``."""
     items = _items(value)
     for item in items:
         name = item[:-1] if item.endswith("*") else item
@@ -115,7 +125,7 @@ _OPTIONS: dict[str, _Option] = {
     "explicit_keep_alive": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
     "http10_keep_alive": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
     "strip_headers": _Option(_names, "comma-separated header names (not protected ones)"),
-    "protected_headers": _Option(_names, "comma-separated header names; 'x-acme-*' for a prefix"),
+    "protected_headers": _Option(_names_or_prefixes, "comma-separated header names; 'x-acme-*' for a prefix"),
     "strip_request_headers": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
     "max_connection_tokens": _Option(_whole(1), "a whole number >= 1"),
     "ws_validate": _Option(_boolean, "a boolean: 1/0, true/false, yes/no, on/off"),
@@ -184,6 +194,7 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
             )
 
     values: dict[str, Any] = {}
+    labels: dict[str, str] = {}
     for key, option in _OPTIONS.items():
         variable = PREFIX + key.upper()
         if key in options:
@@ -194,6 +205,7 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
             label = f"{variable}={raw!r}"
         else:
             continue
+        labels[key] = label
         try:
             values[key] = option.parse(raw)
         except ValueError as error:
@@ -202,13 +214,10 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
     config = Config(**values)
     try:
         config.policy()
-    except ValueError as error:  # e.g. a protected name in strip_headers
-        raise ConfigError(f"{_source('strip_headers', options)}: {error}") from None
+    except ValueError as error:  # a protected name in strip_headers
+        label = labels.get("strip_headers", "strip_headers")
+        raise ConfigError(f"{label}: expected {_OPTIONS['strip_headers'].accepted} ({error})") from None
     return config
-
-
-def _source(key: str, options: Mapping[str, object]) -> str:
-    return key if key in options else PREFIX + key.upper()
 
 
 def _did_you_mean(name: str, *, env: bool = False) -> str:

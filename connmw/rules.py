@@ -39,6 +39,12 @@ Decisions of policy (each one pinned by a test; see the README's "Rules" section
   ``http10_keep_alive`` turns on RFC 9112 §9.3's opt-in, answered by an explicit
   ``Connection: keep-alive`` as HTTP/1.0 clients require.
 * Invalid tokens (outside RFC 9110 §5.6.2's ``tchar``) are ignored, never raised.
+* A configured ``keep_alive_timeout`` hint goes on every persistent HTTP/1.x response,
+  with ``Connection: keep-alive`` beside it even when ``explicit_keep_alive`` is off
+  (Keep-Alive is connection-specific, RFC 9110 §7.6.1), and never on a closing one.
+* A WebSocket handshake's method must be exactly ``GET`` (methods are case-sensitive,
+  RFC 9110 §9.1). Origins follow RFC 6454 §6.2's serialisation; anything with a path,
+  userinfo, query, fragment or a port above 65535 is not an origin.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ __all__ = [
     "ResponsePlan",
     "check_switching_protocols",
     "forwardable_headers",
+    "is_token",
     "normalize_http_version",
     "parse_connection",
     "websocket_accept",
@@ -116,6 +123,8 @@ PROTECTED_PREFIXES: Final[tuple[bytes, ...]] = (
 )
 
 _DIRECTIVES: Final[frozenset[bytes]] = frozenset({b"close", b"keep-alive", b"upgrade"})
+_KEEP_ALIVE_ONLY: Final[frozenset[bytes]] = frozenset({b"keep-alive"})
+_UPGRADE_WISHES: Final[frozenset[bytes]] = frozenset({b"keep-alive", b"upgrade"})
 
 # RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 # "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. Deleting these bytes from a token must
@@ -204,7 +213,11 @@ class ConnectionTokens:
     def only_directives(self) -> bool:
         """The field says no more than close / keep-alive: a wish about persistence."""
         return (
-            not self.upgrade and not self.invalid and not self.refused and (self.nominated <= {b"keep-alive"})
+            not self.upgrade
+            and not self.invalid
+            and not self.refused
+            and not self.too_many
+            and self.nominated <= _KEEP_ALIVE_ONLY
         )
 
 
@@ -333,7 +346,8 @@ ResponsePlan = tuple[Sequence[Header], bool, tuple[bytes, ...]]
 ``headers`` is the list to send (the application's own list, untouched, when nothing
 had to change); ``close`` whether the connection must close after this response;
 ``removed`` the lower-case names taken out as corrections (an honoured
-``Connection: close`` or ``keep-alive`` wish is not a correction).
+``Connection: close`` or ``keep-alive`` wish, or ``Connection: upgrade`` on a legitimate
+101, is not a correction).
 """
 
 _CLOSE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"close"),)
@@ -351,6 +365,9 @@ _NO_BODY_STATUSES: Final[frozenset[int]] = frozenset({101, 204, 304})
 WEBSOCKET_GUID: Final[bytes] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 _BASE64_ALPHABET: Final[bytes] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_NO_DEFAULT_PORT: Final = -1
+_SCHEME_CHARS: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789+-."
+_NOT_IN_ORIGIN_HOST: Final[str] = "/\\@?# \t"
 
 
 def websocket_accept(key: bytes) -> bytes:
@@ -423,9 +440,17 @@ ACCEPT_H2: Final = HandshakeVerdict(True, 200, "ok", "accepted (RFC 8441)")
 
 
 def _split_origin(origin: str) -> tuple[str, str, int] | None:
-    """``scheme://host[:port]`` → (scheme, host, port) lower-cased, default port filled."""
+    """``scheme://host[:port]`` → (scheme, host, port) lower-cased, default port filled.
+
+    RFC 6454 §6.2 serialises an origin as scheme "://" host [":" port]: userinfo, a
+    path, a query, a fragment or white space make a value that is not an origin. A
+    scheme without a default port (``capacitor://localhost``) and no port given gets
+    port -1, so it matches only itself. ``None`` for anything else; never raises.
+    """
     scheme, sep, rest = origin.strip().lower().partition("://")
-    if not sep or not scheme or not rest or "/" in rest or "@" in rest:
+    if not sep or not rest or not _is_scheme(scheme) or not rest.isprintable():
+        return None
+    if any(char in _NOT_IN_ORIGIN_HOST for char in rest):
         return None
     if rest.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
         host, bracket, tail = rest.partition("]")
@@ -441,17 +466,22 @@ def _split_origin(origin: str) -> tuple[str, str, int] | None:
             host, port_text = rest, None
         else:
             port_text = port_text_raw
+        if ":" in host or "[" in host or "]" in host:
+            return None  # an unbracketed IPv6 literal or stray brackets
     if port_text is None:
-        port = _DEFAULT_PORTS.get(scheme)
-        if port is None:
-            return None
-    elif port_text.isdigit() and port_text.isascii() and len(port_text) <= 5:
-        port = int(port_text)
+        port = _DEFAULT_PORTS.get(scheme, _NO_DEFAULT_PORT)
+    elif port_text.isdigit() and port_text.isascii() and len(port_text) <= 5 and int(port_text) <= 65535:
+        port = int(port_text)  # RFC 3986 §3.2.3; a 16-bit TCP port
     else:
         return None
     if not host:
         return None
     return scheme, host, port
+
+
+def _is_scheme(scheme: str) -> bool:
+    # RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), here lower-case.
+    return bool(scheme) and "a" <= scheme[0] <= "z" and not scheme.strip(_SCHEME_CHARS)
 
 
 class OriginPolicy:
@@ -461,7 +491,9 @@ class OriginPolicy:
     (``https://*.example.com``: any depth of subdomain, not the bare domain), ``*`` for
     any origin, or ``null`` to admit the opaque origin browsers send from sandboxed
     frames and files. Scheme and host compare case-insensitively and default ports are
-    filled in, so ``https://A.example.com:443`` matches ``https://a.example.com``.
+    filled in, so ``https://A.example.com:443`` matches ``https://a.example.com``. An
+    origin whose scheme has no default port (``capacitor://localhost``, an app shell)
+    matches only when written the same way, port included or not.
 
     An empty pattern list admits every origin. A request with no Origin field is
     admitted: browsers always send one on WebSocket handshakes (RFC 6455 §4.1 item 8),
@@ -492,7 +524,7 @@ class OriginPolicy:
                         "scheme://*.domain[:port], '*' or 'null'"
                     )
                 scheme, host, port = parts
-                if host.startswith("*."):
+                if host.startswith("*.") and host[2:] and "*" not in host[2:] and host[2] != ".":
                     self._wildcards.append((scheme, host[1:], port))
                 elif "*" in host:
                     raise ValueError(f"{pattern!r}: '*' is allowed only as the first label")
@@ -568,7 +600,8 @@ class Policy:
 
     Args:
         explicit_keep_alive: send ``Connection: keep-alive`` on persistent HTTP/1.x
-            responses, as gunicorn and Heroku's router do.
+            responses, as gunicorn and Heroku's router do (a configured
+            ``keep_alive_timeout`` sends it regardless, beside its hint).
         http10_keep_alive: honour an HTTP/1.0 client's ``Connection: keep-alive``.
         strip_headers: more header names to remove from every response.
         protected_headers: more names a Connection field may never nominate; a name
@@ -786,8 +819,11 @@ class Policy:
             # persistent only if it says so and has a self-delimited body.
             if not has_length and status not in _NO_BODY_STATUSES:
                 return _CLOSE_FIELDS, True
-        elif not self.explicit_keep_alive:
+        elif not self.explicit_keep_alive and self.keep_alive_timeout is None:
             return _NO_HEADERS, False
+        # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even
+        # with explicit_keep_alive off: Keep-Alive is connection-specific, so it travels
+        # with "keep-alive" in Connection (RFC 9110 §7.6.1; RFC 2068 §19.7.1).
         if requests_left is not None and self.keep_alive_timeout is not None:
             hint = b"timeout=%d, max=%d" % (self.keep_alive_timeout, requests_left)
             return (*_KEEP_ALIVE_FIELDS, (b"keep-alive", hint)), False
@@ -842,6 +878,15 @@ class Policy:
         values = [value for name, value in headers if self.kind_of(name) == CONNECTION]
         app = self.tokens(values) if values else NO_TOKENS
         keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
+        # The app's Connection is always replaced by connmw's one field; replacing a
+        # mere wish (close / keep-alive, or "upgrade" on a legitimate 101) is no correction.
+        honoured = app.only_directives or (
+            keep_upgrade
+            and not app.invalid
+            and not app.refused
+            and not app.too_many
+            and app.nominated <= _UPGRADE_WISHES
+        )
         kept: list[Header] = []
         removed: list[bytes] = []
         for name, value in headers:
@@ -853,7 +898,7 @@ class Policy:
                     kept.append((name, value))
             elif kind == UPGRADE and keep_upgrade:
                 kept.append((name, value))
-            elif kind != CONNECTION or not app.only_directives:
+            elif kind != CONNECTION or not honoured:
                 removed.append(name.lower())
         has_length = True
         if request.http_version == "1.0" and request.persistent:
@@ -904,7 +949,7 @@ class Policy:
             elif name == b"origin":
                 origins.append(value)
         if not multiplexed:
-            if method.upper() != "GET":
+            if method != "GET":  # RFC 9110 §9.1: methods are case-sensitive
                 return REJECT_METHOD
             if http_version not in _VERSIONS or version == "1.0":
                 return REJECT_VERSION
