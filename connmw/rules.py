@@ -54,7 +54,7 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Union
+from typing import Any, Final, Union
 
 __all__ = [
     "HOP_BY_HOP",
@@ -68,7 +68,9 @@ __all__ = [
     "Policy",
     "RequestFacts",
     "ResponsePlan",
+    "body_needs_framing",
     "check_switching_protocols",
+    "close_reason",
     "forwardable_headers",
     "is_token",
     "normalize_http_version",
@@ -122,7 +124,6 @@ PROTECTED_PREFIXES: Final[tuple[bytes, ...]] = (
     b"sec-websocket-",  # RFC 6455 §11.3: the handshake's own fields
 )
 
-_DIRECTIVES: Final[frozenset[bytes]] = frozenset({b"close", b"keep-alive", b"upgrade"})
 _KEEP_ALIVE_ONLY: Final[frozenset[bytes]] = frozenset({b"keep-alive"})
 _UPGRADE_WISHES: Final[frozenset[bytes]] = frozenset({b"keep-alive", b"upgrade"})
 
@@ -649,15 +650,16 @@ class Policy:
                 raise ValueError(f"{raw!r} is protected and cannot be stripped")
             base.setdefault(name, HOP)
         self.strip: frozenset[bytes] = frozenset(base)
-        # Seed the name cache with the usual spellings, as bytes (ASGI) and str (WSGI),
-        # so that the common response never lower-cases a name.
-        kinds: dict[AnyName, int] = {}
+        # Seed the name caches with the usual spellings, bytes for ASGI and str for WSGI,
+        # so that the common response never lower-cases a name. Two dicts: an ASCII str
+        # and its bytes hash alike, and one dict would compare them on every lookup.
+        self._kinds: dict[bytes, int] = {}
+        self._str_kinds: dict[str, int] = {}
         for name, kind in base.items():
             text = name.decode("latin-1")
             for spelling in (text, text.title(), text.upper()):
-                kinds[spelling] = kind
-                kinds[spelling.encode("latin-1")] = kind
-        self._kinds = kinds
+                self._str_kinds[spelling] = kind
+                self._kinds[spelling.encode("latin-1")] = kind
 
         if keep_alive_timeout is not None:
             self._keep_fields: tuple[Header, ...] = (
@@ -667,16 +669,17 @@ class Policy:
         else:
             self._keep_fields = _KEEP_ALIVE_FIELDS
         self._tokens_cache: dict[bytes, ConnectionTokens] = {}
-        self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {
-            version: {} for version in ("1.0", "1.1", "2", "3")
-        }
+        # Request facts by version, then by Connection value: bytes values (ASGI) and str
+        # values (WSGI's environ) in separate dicts, since an ASCII str and its bytes
+        # hash alike and one dict would compare them.
+        versions = ("1.0", "1.1", "2", "3", "HTTP/1.0", "HTTP/1.1")
+        self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
+        self._facts_str: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
         for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close"):
-            for version in self._facts_cache:
+            for version in versions:
                 self.request_facts(version, value)
                 if value is not None:
                     self.request_facts(version, value.decode())
-            for version in ("HTTP/1.0", "HTTP/1.1"):  # WSGI's SERVER_PROTOCOL spellings
-                self._facts_cache.setdefault(version, {})
 
     # -- names ---------------------------------------------------------------------
 
@@ -685,16 +688,29 @@ class Policy:
 
         Accepts bytes (ASGI) or str (WSGI) in any case; answers from a bounded cache.
         """
+        if isinstance(name, str):
+            kind = self._str_kinds.get(name)
+            if kind is None:
+                kind = self._kinds.get(_as_lower_bytes(name), ORDINARY)
+                if len(self._str_kinds) < _CACHE_LIMIT:
+                    self._str_kinds[name] = kind
+            return kind
         kind = self._kinds.get(name)
         if kind is None:
-            kind = self._kinds.get(_as_lower_bytes(name), ORDINARY)
+            kind = self._kinds.get(name.lower(), ORDINARY)
             if len(self._kinds) < _CACHE_LIMIT:
                 self._kinds[name] = kind
         return kind
 
-    def needs_cleaning(self, headers: Iterable[tuple[AnyName, object]]) -> bool:
-        """Whether any header in the list is hop-by-hop (the fast pre-check)."""
-        kinds = self._kinds
+    def needs_cleaning(self, headers: Sequence[tuple[AnyName, object]]) -> bool:
+        """Whether any header in the list is hop-by-hop (the fast pre-check).
+
+        The list is either all-str (WSGI) or all-bytes (ASGI); the first name picks the
+        cache, so the loop is one dict lookup per header.
+        """
+        if not headers:
+            return False
+        kinds: dict[Any, int] = self._str_kinds if type(headers[0][0]) is str else self._kinds
         for name, _ in headers:
             kind = kinds.get(name)
             if kind is None:
@@ -736,7 +752,7 @@ class Policy:
         requests without Upgrade come from a cache, so the common request allocates
         nothing.
         """
-        by_value = self._facts_cache.get(http_version)
+        by_value = (self._facts_str if type(connection) is str else self._facts_cache).get(http_version)
         if by_value is not None and upgrade is None:
             cached = by_value.get(connection)
             if cached is not None:
@@ -787,6 +803,21 @@ class Policy:
         if not nominated and not self.needs_cleaning(headers):
             return headers
         return _without_hop_by_hop(self, headers, nominated, keep_upgrade=facts.upgrade_requested)
+
+    def clean_accept_headers(self, headers: Sequence[Header]) -> tuple[Sequence[Header], tuple[bytes, ...]]:
+        """Headers of a WebSocket ``accept`` (the 101) without hop-by-hop or nominated ones.
+
+        Returns ``(headers, removed)``; ``headers`` is the list itself when clean. The
+        server writes Upgrade and Connection of the 101 itself (RFC 6455 §4.2.2).
+        """
+        if not self.needs_cleaning(headers):
+            return headers, _NO_NAMES
+        values = [value for name, value in headers if self.kind_of(name) == CONNECTION]
+        nominated = self.tokens(values).nominated if values else _EMPTY
+        kept = _without_hop_by_hop(self, headers, nominated, keep_te=False)
+        kept_names = {name for name, _ in kept}
+        removed = tuple(dict.fromkeys(name.lower() for name, _ in headers if name not in kept_names))
+        return kept, removed
 
     # -- responses -----------------------------------------------------------------
 
@@ -973,6 +1004,33 @@ class Policy:
         return HandshakeVerdict(True, 101, "ok", "accepted", accept_key=websocket_accept(keys[0]))
 
 
+def body_needs_framing(status: int, method: str | None, headers: Iterable[Header]) -> bool:
+    """Whether a response has a body but no Content-Length to delimit it.
+
+    Such a body is chunked on HTTP/1.1 and close-delimited on HTTP/1.0 (RFC 9112 §6.3);
+    chunked framing to an HTTP/1.0 client is forbidden (RFC 9112 §6.1), so the ASGI
+    adapter holds such a body for HTTP/1.0 and sends it with a length. Responses to
+    HEAD and 1xx/204/304 have no body (RFC 9110 §6.4.1).
+    """
+    if status < 200 or status in (204, 304) or method == "HEAD":
+        return False
+    return not _has_content_length(headers)
+
+
+def close_reason(request: RequestFacts, server_reason: str | None = None, *, framing: bool = False) -> str:
+    """Why a response closes its connection, for counters and logs.
+
+    ``server_reason`` (drain, a limit) first; then ``client`` when the request itself
+    was not persistent (RFC 9112 §9.3); ``framing`` when the body could not be
+    delimited; else ``app`` (the application's own ``Connection: close``).
+    """
+    if server_reason is not None:
+        return server_reason
+    if not request.persistent:
+        return "client"
+    return "framing" if framing else "app"
+
+
 def _as_lower_bytes(name: AnyName) -> bytes:
     if isinstance(name, str):
         return name.lower().encode("latin-1", "replace")
@@ -995,6 +1053,7 @@ def _without_hop_by_hop(
     nominated: frozenset[bytes],
     *,
     keep_upgrade: bool = False,
+    keep_te: bool = True,
 ) -> list[Header]:
     kept: list[Header] = []
     trailers = False
@@ -1003,7 +1062,7 @@ def _without_hop_by_hop(
         if kind == ORDINARY:
             if name.lower() not in nominated:
                 kept.append((name, value))
-        elif kind == TE:
+        elif kind == TE and keep_te:
             # RFC 9110 §10.1.4 / RFC 9113 §8.2.2: only "trailers" may cross a hop.
             trailers = trailers or b"trailers" in (
                 e.split(b";", 1)[0].strip(b" \t").lower() for e in value.split(b",")
@@ -1018,12 +1077,16 @@ def _without_hop_by_hop(
 _DEFAULT_POLICY: Policy | None = None
 
 
-def forwardable_headers(headers: Iterable[Header], *, policy: Policy | None = None) -> list[Header]:
+def forwardable_headers(
+    headers: Iterable[Header], *, policy: Policy | None = None, response: bool = False
+) -> list[Header]:
     """Headers safe to forward to another hop, for applications that proxy.
 
     Removes every hop-by-hop header and every header the Connection field nominates
-    (protected names excepted, RFC 9110 §7.6.1) and keeps a single ``TE: trailers`` if
-    any TE element was ``trailers``. Use it on an upstream response before returning it
+    (protected names excepted, RFC 9110 §7.6.1). For a request, a single
+    ``TE: trailers`` survives if any TE element was ``trailers``; with
+    ``response=True`` no TE survives (TE is a request field, RFC 9110 §10.1.4, and
+    HTTP/2 forbids it in responses). Use it on an upstream response before returning it
     (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the
     body twice) and on a client request before sending it upstream.
     """
@@ -1035,4 +1098,4 @@ def forwardable_headers(headers: Iterable[Header], *, policy: Policy | None = No
     headers = list(headers)
     values = [value for name, value in headers if name.lower() == b"connection"]
     nominated = policy.tokens(values).nominated if values else _EMPTY
-    return _without_hop_by_hop(policy, headers, nominated)
+    return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)

@@ -211,7 +211,8 @@ def never_raises_on_arbitrary_bytes(
     policy.request_facts(version, text, text)  # WSGI's environ strings
     policy.kind_of(blob)
     policy.kind_of(text)
-    policy.needs_cleaning([(text, text), (blob, blob)])
+    policy.needs_cleaning([(text, text)])  # WSGI lists are all str
+    policy.needs_cleaning([(blob, blob)])  # ASGI lists are all bytes
     policy.is_protected(blob)
     policy.tokens([blob])
     policy.strip_request(headers, facts)

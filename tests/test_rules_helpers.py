@@ -1,0 +1,118 @@
+"""Rules the adapters share: framing, close reasons, accept headers, name kinds."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from connmw.rules import (
+    CONNECTION,
+    HOP,
+    ORDINARY,
+    Policy,
+    body_needs_framing,
+    close_reason,
+    forwardable_headers,
+)
+
+policy = Policy()
+
+
+@pytest.mark.parametrize(
+    ("status", "method", "headers", "expected"),
+    [
+        pytest.param(200, "GET", [], True, id="a-200-without-length-needs-framing"),
+        pytest.param(
+            200, "GET", [(b"Content-Length", b"2")], False, id="content-length-in-any-case-frames-it"
+        ),
+        pytest.param(200, "HEAD", [], False, id="head-responses-have-no-body"),
+        pytest.param(204, "GET", [], False, id="204-has-no-body"),
+        pytest.param(304, "GET", [], False, id="304-has-no-body"),
+        pytest.param(101, "GET", [], False, id="1xx-has-no-body"),
+        pytest.param(
+            500, None, [(b"content-type", b"text/plain")], True, id="unknown-method-still-needs-framing"
+        ),
+    ],
+)
+def test_body_needs_framing(
+    status: int, method: str | None, headers: list[tuple[bytes, bytes]], expected: bool
+) -> None:
+    assert body_needs_framing(status, method, headers) is expected
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "server_reason", "framing", "expected"),
+    [
+        pytest.param("1.1", None, "drain", False, "drain", id="a-server-reason-comes-first"),
+        pytest.param("1.0", None, None, False, "client", id="http10-without-keep-alive-is-the-clients-close"),
+        pytest.param("1.1", b"close", None, False, "client", id="client-connection-close"),
+        pytest.param("1.1", None, None, True, "framing", id="unframed-body-on-a-persistent-request"),
+        pytest.param("1.1", None, None, False, "app", id="otherwise-the-app-asked"),
+    ],
+)
+def test_close_reason(
+    version: str, connection: bytes | None, server_reason: str | None, framing: bool, expected: str
+) -> None:
+    facts = policy.request_facts(version, connection)
+    assert close_reason(facts, server_reason, framing=framing) == expected
+
+
+def test_forwardable_response_headers_drop_te_entirely() -> None:
+    headers = [(b"te", b"trailers"), (b"content-type", b"text/plain"), (b"transfer-encoding", b"chunked")]
+    assert forwardable_headers(headers, response=True) == [(b"content-type", b"text/plain")]
+    assert forwardable_headers(headers) == [(b"content-type", b"text/plain"), (b"te", b"trailers")]
+
+
+@pytest.mark.parametrize(
+    ("headers", "kept", "removed"),
+    [
+        pytest.param(
+            [(b"sec-websocket-protocol", b"chat")],
+            [(b"sec-websocket-protocol", b"chat")],
+            (),
+            id="clean-list-is-kept",
+        ),
+        pytest.param(
+            [
+                (b"Connection", b"x-trace"),
+                (b"X-Trace", b"1"),
+                (b"set-cookie", b"a=1"),
+                (b"Keep-Alive", b"timeout=5"),
+            ],
+            [(b"set-cookie", b"a=1")],
+            (b"connection", b"x-trace", b"keep-alive"),
+            id="hop-by-hop-and-nominated-are-removed",
+        ),
+        pytest.param(
+            [(b"connection", b"set-cookie"), (b"set-cookie", b"a=1")],
+            [(b"set-cookie", b"a=1")],
+            (b"connection",),
+            id="protected-nomination-is-ignored",
+        ),
+    ],
+)
+def test_clean_accept_headers(
+    headers: list[tuple[bytes, bytes]], kept: list[tuple[bytes, bytes]], removed: tuple[bytes, ...]
+) -> None:
+    out, gone = policy.clean_accept_headers(headers)
+    assert (list(out), gone) == (kept, removed)
+    if not removed:
+        assert out is headers
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        pytest.param("Connection", CONNECTION, id="str-title-case"),
+        pytest.param(b"CONNECTION", CONNECTION, id="bytes-upper-case"),
+        pytest.param("kEEp-AliVe", HOP, id="str-odd-case-is-lowered"),
+        pytest.param(b"Content-Type", ORDINARY, id="ordinary-bytes"),
+        pytest.param("content-type", ORDINARY, id="ordinary-str"),
+    ],
+)
+def test_kind_of_accepts_str_and_bytes_without_mixing_them(name: str | bytes, kind: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BytesWarning)
+        assert policy.kind_of(name) == kind
+        assert policy.needs_cleaning([(name, "v")]) is (kind != ORDINARY)
