@@ -1,0 +1,280 @@
+"""The ASGI adapter: read the scope, ask :mod:`connmw.rules`, write the messages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
+from typing import Any
+
+from .config import Config, load_config
+from .errors import ConfigError, ForbiddenHeaderError
+from .lifecycle import Lifecycle, draining
+from .report import Reporter, Stats
+from .rules import Header, Policy, RequestFacts, forwardable_headers
+
+__all__ = ["ASGIApp", "ConnectionMiddleware", "Message", "Receive", "Scope", "Send"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class ConnectionMiddleware:
+    """Correct, server-independent HTTP connection handling for any ASGI application.
+
+    * Removes from every ``http.response.start`` the hop-by-hop headers (Connection,
+      Keep-Alive, Transfer-Encoding, Upgrade, Proxy-Connection, TE, …) and every header
+      the application's own Connection field nominates, then adds exactly one
+      Connection field on HTTP/1.x: ``keep-alive`` while the connection persists,
+      ``close`` when it must close (HTTP/1.0, the client's or the application's
+      ``Connection: close``, drain, per-connection limits). Nothing of the kind on
+      HTTP/2 and HTTP/3.
+    * Never lets chunked framing reach an HTTP/1.0 client: a response without
+      Content-Length is held until complete (at most ``http10_buffer_bytes``) and sent
+      with one.
+    * Streams every body message as it comes (StreamingResponse, Server-Sent Events);
+      ``http.response.trailers`` passes untouched.
+    * Publishes what the request's connection fields say as ``scope["connmw"]``, a
+      :class:`connmw.rules.RequestFacts` (``persistent``, ``http_version``, ``tokens``,
+      ``websocket``); with ``strip_request_headers`` removes hop-by-hop request headers
+      before the application runs.
+    * Judges WebSocket opening handshakes (RFC 6455, RFC 8441 over HTTP/2) before the
+      application runs: 400 for a bad key or request, 426 with
+      ``Sec-WebSocket-Version: 13`` for another version, 403 for a foreign Origin. The
+      application is never called for a refused handshake.
+    * Passes lifespan and unknown scope types through untouched.
+
+    Args:
+        app: the ASGI application to wrap.
+        config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
+            give either this or keyword options, not both.
+        **options: any setting of the README's table (``strict``, ``enabled``,
+            ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
+            ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
+            …). A keyword wins over its ``CONNMW_*`` variable; bad values raise
+            :class:`connmw.ConfigError` here, never at the first request.
+
+    With ``strict`` on, a header connmw would have removed raises
+    :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
+    development and tests. Read-only attributes: ``config``, ``policy`` and ``stats``
+    (counters of what was stripped, refused and closed).
+
+    Usage (add it last, so that it is the outermost middleware and sees every header)::
+
+        # Starlette or FastAPI
+        app.add_middleware(ConnectionMiddleware, ws_allowed_origins=["https://app.example"])
+
+        # any ASGI application
+        app = ConnectionMiddleware(app, strict=True)
+
+        # Django: asgi.py
+        from django.core.asgi import get_asgi_application
+        application = ConnectionMiddleware(get_asgi_application())
+
+    Security: headers a Connection field may never nominate (Host, Authorization,
+    Cookie, X-Forwarded-*, Sec-WebSocket-*, …) are kept and the attempt is counted in
+    ``stats.request_abuse``. Origins are checked only when ``ws_allowed_origins`` is
+    set. Limits measured on real servers: past ``http10_buffer_bytes`` an HTTP/1.0
+    response is streamed with ``Connection: close``, and uvicorn's httptools protocol
+    then still chunks it (use ``--http h11``, or send Content-Length); a server's own
+    WebSocket stack may refuse a handshake before connmw sees it, and its answer stands;
+    uvicorn's WebSocket scopes always say HTTP/1.1, so an HTTP/1.0 handshake gets
+    through there.
+    """
+
+    def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
+        # ``app`` is positional-only so that type checkers accept the class in
+        # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
+        if config is not None and options:
+            raise ConfigError(f"pass either config or keyword options, not both (got {sorted(options)})")
+        self.app = app
+        self._config = config if config is not None else load_config(**options)
+        self._policy = self._config.policy()
+        self._reporter = Reporter()
+        self._lifecycle = Lifecycle(self._config)
+        self._lifecycle_on = self._lifecycle.limited or self._config.drain_file is not None
+        self._enabled = self._config.enabled
+        self._strict = self._config.strict
+        self._strip_request = self._config.strip_request_headers
+        self._buffer_limit = self._config.http10_buffer_bytes
+        self._read_request = self._policy.read_request  # bound once: the hot path's two calls
+        self._finish_response = self._policy.finish_response
+
+    @property
+    def config(self) -> Config:
+        """The settings this middleware was built with."""
+        return self._config
+
+    @property
+    def policy(self) -> Policy:
+        """The rules core configured by :attr:`config`."""
+        return self._policy
+
+    @property
+    def stats(self) -> Stats:
+        """Counters of corrections, refused handshakes and closed connections."""
+        return self._reporter.stats
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._enabled:
+            if scope["type"] == "websocket" and self._enabled:
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
+        scope = dict(scope, connmw=facts)  # a copy: the server's scope stays as it was
+        if self._strip_request:
+            scope["headers"] = self._policy.strip_request(scope["headers"], facts)
+        tokens = facts.tokens
+        if tokens.refused or tokens.too_many or tokens.invalid:
+            self._abuse(facts)
+        if facts.http_version == "1.0" and self._buffer_limit:
+            await self.app(scope, receive, self._http10_sender(scope, facts, send))
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = self._start(message, facts, scope)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _start(self, message: Message, facts: RequestFacts, scope: Scope, framing: bool = False) -> Message:
+        """The response start as it must go out; counts and, in strict mode, raises."""
+        headers = message.get("headers", ())
+        if type(headers) is not list:
+            headers = list(headers)  # ASGI allows any iterable; the rules read it twice
+        reason: str | None = None
+        left: int | None = None
+        if (self._lifecycle_on or draining()) and not facts.multiplexed:
+            reason, left = self._lifecycle.decide(_connection_key(scope))
+            new, close, removed = self._finish_response(
+                facts, message["status"], headers, server_close=reason is not None, requests_left=left
+            )
+        else:
+            new, close, removed = self._finish_response(facts, message["status"], headers)
+        if removed:
+            self._removed(removed)
+        if close:
+            # TODO(rules): finish_response could say why it closes; this mirrors its order.
+            if reason is None:
+                reason = "client" if not facts.persistent else "framing" if framing else "app"
+                if self._lifecycle_on:
+                    self._lifecycle.forget(_connection_key(scope))
+            self._reporter.closed(reason)
+        if new is headers:
+            return message
+        return dict(message, headers=new)
+
+    def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send) -> Send:
+        """A send that holds an HTTP/1.0 response without Content-Length until complete.
+
+        uvicorn's httptools protocol chunks any response without Content-Length, even to
+        an HTTP/1.0 client (RFC 9112 §7 forbids it). A body that outgrows
+        ``http10_buffer_bytes`` goes out streamed, after a start saying ``close``.
+        """
+        held: Message | None = None
+        parts: list[bytes] = []
+        size = 0
+        limit = self._buffer_limit
+
+        async def send_http10(message: Message) -> None:
+            nonlocal held, size
+            if held is None:
+                if message["type"] == "http.response.start":
+                    if not isinstance(message.get("headers", ()), (list, tuple)):
+                        message = dict(message, headers=list(message["headers"]))
+                    if _needs_length(scope, message):
+                        held = message
+                        return
+                    message = self._start(message, facts, scope)
+                await send(message)
+                return
+            if message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                if not message.get("more_body", False):
+                    parts.append(body)
+                    whole = b"".join(parts)
+                    length: Header = (b"content-length", b"%d" % len(whole))
+                    start = dict(held, headers=[*held.get("headers", ()), length])
+                    held = None
+                    await send(self._start(start, facts, scope))
+                    await send({"type": "http.response.body", "body": whole, "more_body": False})
+                    return
+                parts.append(body)
+                size += len(body)
+                if size <= limit:
+                    return
+            first, held = held, None
+            await send(self._start(first, facts, scope, framing=True))
+            if parts:
+                await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
+                parts.clear()
+            if message["type"] != "http.response.body":
+                await send(message)  # trailers, pathsend, …: not ours to hold back
+
+        return send_http10
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._config.ws_validate:
+            verdict = self._policy.judge_websocket("GET", scope.get("http_version", "1.1"), scope["headers"])
+            if not verdict.accepted:
+                self._reporter.rejected(verdict.code, verdict.reason)
+                if "websocket.http.response" in (scope.get("extensions") or {}):
+                    kind = "websocket.http.response.start"
+                    await send({"type": kind, "status": verdict.status, "headers": list(verdict.headers)})
+                    await send({"type": "websocket.http.response.body", "body": verdict.body})
+                elif (await receive())["type"] == "websocket.connect":
+                    await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+                return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "websocket.accept" and message.get("headers"):
+                headers = list(message["headers"])
+                if self._policy.needs_cleaning(headers):
+                    # TODO(rules): a Policy method returning (kept, removed) for 101 headers.
+                    kept = forwardable_headers(headers, policy=self._policy)
+                    names = {name for name, _ in kept}
+                    self._removed(tuple(dict.fromkeys(n.lower() for n, _ in headers if n not in names)))
+                    message = dict(message, headers=kept)
+                elif not isinstance(message["headers"], (list, tuple)):
+                    message = dict(message, headers=headers)  # an iterator, read once above
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+    def _removed(self, names: Sequence[bytes]) -> None:
+        if self._strict:
+            name = names[0]
+            why = "hop-by-hop" if self._policy.kind_of(name) else "Connection-nominated"
+            raise ForbiddenHeaderError(name.decode("latin-1"), why)
+        self._reporter.stripped(names)
+
+    def _abuse(self, facts: RequestFacts) -> None:
+        tokens = facts.tokens
+        if tokens.too_many:
+            self._reporter.abuse(f"had more than {self._policy.max_connection_tokens} tokens")
+        elif tokens.refused:
+            self._reporter.abuse("nominated a protected header")
+        else:
+            self._reporter.abuse("held invalid tokens")
+
+
+def _needs_length(scope: Scope, message: Message) -> bool:
+    # TODO(rules): whether a response's body is self-delimited belongs with the rules.
+    status = message["status"]
+    if status < 200 or status in _NO_BODY_STATUSES or scope.get("method") == "HEAD":
+        return False
+    return not any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
+
+
+def _connection_key(scope: Scope) -> Hashable | None:
+    client = scope.get("client")
+    if client is None:
+        return None
+    server = scope.get("server")
+    return (tuple(client), None if server is None else tuple(server))
