@@ -7,9 +7,9 @@ from typing import Any
 
 from .config import Config, load_config
 from .errors import ConfigError, ForbiddenHeaderError
-from .lifecycle import Lifecycle, draining
+from .lifecycle import DRAIN, Lifecycle
 from .report import Reporter, Stats
-from .rules import Header, Policy, RequestFacts, forwardable_headers
+from .rules import Header, Policy, RequestFacts, body_needs_framing, close_reason
 
 __all__ = ["ASGIApp", "ConnectionMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -18,8 +18,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_NO_BODY_STATUSES = frozenset({204, 304})
 
 
 class ConnectionMiddleware:
@@ -126,49 +124,80 @@ class ConnectionMiddleware:
                 await self.app(scope, receive, send)
             return
         facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
-        scope = dict(scope, connmw=facts)  # a copy: the server's scope stays as it was
+        scope = {**scope, "connmw": facts}  # a copy: the server's scope stays as it was
         if self._strip_request:
             scope["headers"] = self._policy.strip_request(scope["headers"], facts)
-        tokens = facts.tokens
-        if tokens.refused or tokens.too_many or tokens.invalid:
+        if facts.tokens.flagged:
             self._abuse(facts)
         if facts.http_version == "1.0" and self._buffer_limit:
             await self.app(scope, receive, self._http10_sender(scope, facts, send))
             return
+        if self._lifecycle_on:
+            start = self._start
+
+            async def send_with_lifecycle(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = start(message, facts, scope)
+                await send(message)
+
+            await self.app(scope, receive, send_with_lifecycle)
+            return
+
+        finish = self._finish_response
 
         async def send_wrapper(message: Message) -> None:
+            # The hot path: one rules call, and a new message only if headers changed.
             if message["type"] == "http.response.start":
-                message = self._start(message, facts, scope)
+                if DRAIN.on:
+                    message = self._start(message, facts, scope)
+                else:
+                    headers = message.get("headers", ())
+                    if headers.__class__ is not list:
+                        headers = list(headers)  # ASGI allows any iterable; rules read it twice
+                    new, close, removed = finish(facts, message["status"], headers)
+                    if close or removed:
+                        self._account(facts, scope, close, removed, None)
+                    if new is not headers:
+                        message = {**message, "headers": new}
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
     def _start(self, message: Message, facts: RequestFacts, scope: Scope, framing: bool = False) -> Message:
-        """The response start as it must go out; counts and, in strict mode, raises."""
+        """The response start as it must go out, with lifecycle decisions; counts."""
         headers = message.get("headers", ())
-        if type(headers) is not list:
-            headers = list(headers)  # ASGI allows any iterable; the rules read it twice
+        if headers.__class__ is not list:
+            headers = list(headers)
         reason: str | None = None
         left: int | None = None
-        if (self._lifecycle_on or draining()) and not facts.multiplexed:
+        if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
             reason, left = self._lifecycle.decide(_connection_key(scope))
-            new, close, removed = self._finish_response(
-                facts, message["status"], headers, server_close=reason is not None, requests_left=left
-            )
-        else:
-            new, close, removed = self._finish_response(facts, message["status"], headers)
+        new, close, removed = self._finish_response(
+            facts, message["status"], headers, server_close=reason is not None, requests_left=left
+        )
+        if close or removed:
+            self._account(facts, scope, close, removed, reason, framing=framing)
+        if new is headers:
+            return message
+        return {**message, "headers": new}
+
+    def _account(
+        self,
+        facts: RequestFacts,
+        scope: Scope,
+        close: bool,
+        removed: Sequence[bytes],
+        reason: str | None,
+        *,
+        framing: bool = False,
+    ) -> None:
+        """Count and log what a response start changed; strict mode raises here."""
         if removed:
             self._removed(removed)
         if close:
-            # TODO(rules): finish_response could say why it closes; this mirrors its order.
-            if reason is None:
-                reason = "client" if not facts.persistent else "framing" if framing else "app"
-                if self._lifecycle_on:
-                    self._lifecycle.forget(_connection_key(scope))
-            self._reporter.closed(reason)
-        if new is headers:
-            return message
-        return dict(message, headers=new)
+            if reason is None and self._lifecycle_on:
+                self._lifecycle.forget(_connection_key(scope))
+            self._reporter.closed(close_reason(facts, reason, framing=framing))
 
     def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.
@@ -188,7 +217,7 @@ class ConnectionMiddleware:
                 if message["type"] == "http.response.start":
                     if not isinstance(message.get("headers", ()), (list, tuple)):
                         message = dict(message, headers=list(message["headers"]))
-                    if _needs_length(scope, message):
+                    if body_needs_framing(message["status"], scope.get("method"), message.get("headers", ())):
                         held = message
                         return
                     message = self._start(message, facts, scope)
@@ -235,12 +264,10 @@ class ConnectionMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "websocket.accept" and message.get("headers"):
                 headers = list(message["headers"])
-                if self._policy.needs_cleaning(headers):
-                    # TODO(rules): a Policy method returning (kept, removed) for 101 headers.
-                    kept = forwardable_headers(headers, policy=self._policy)
-                    names = {name for name, _ in kept}
-                    self._removed(tuple(dict.fromkeys(n.lower() for n, _ in headers if n not in names)))
-                    message = dict(message, headers=kept)
+                kept, removed = self._policy.clean_accept_headers(headers)
+                if removed:
+                    self._removed(removed)
+                    message = {**message, "headers": kept}
                 elif not isinstance(message["headers"], (list, tuple)):
                     message = dict(message, headers=headers)  # an iterator, read once above
             await send(message)
@@ -262,14 +289,6 @@ class ConnectionMiddleware:
             self._reporter.abuse("nominated a protected header")
         else:
             self._reporter.abuse("held invalid tokens")
-
-
-def _needs_length(scope: Scope, message: Message) -> bool:
-    # TODO(rules): whether a response's body is self-delimited belongs with the rules.
-    status = message["status"]
-    if status < 200 or status in _NO_BODY_STATUSES or scope.get("method") == "HEAD":
-        return False
-    return not any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
 
 
 def _connection_key(scope: Scope) -> Hashable | None:

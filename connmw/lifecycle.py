@@ -26,30 +26,38 @@ from collections.abc import Callable, Hashable
 
 from .config import Config
 
-__all__ = ["TABLE_LIMIT", "DrainSwitch", "Lifecycle", "drain", "draining", "undrain"]
+__all__ = ["DRAIN", "TABLE_LIMIT", "DrainSwitch", "Lifecycle", "drain", "draining", "undrain"]
 
 TABLE_LIMIT = 65536
 IDLE_FORGET = 300.0
 CHECK_INTERVAL = 1.0
 
-_drained = False
+
+class _DrainFlag:
+    """The process-wide drain flag; adapters read ``DRAIN.on`` (an attribute load)."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = False
+
+
+DRAIN = _DrainFlag()
 
 
 def drain() -> None:
     """Close every HTTP/1.x connection after its current response, in this process."""
-    global _drained
-    _drained = True
+    DRAIN.on = True
 
 
 def undrain() -> None:
     """Stop draining (the drain file, if configured, still counts)."""
-    global _drained
-    _drained = False
+    DRAIN.on = False
 
 
 def draining() -> bool:
     """Whether :func:`drain` is in force in this process."""
-    return _drained
+    return DRAIN.on
 
 
 class DrainSwitch:
@@ -75,7 +83,7 @@ class DrainSwitch:
 
     def active(self) -> bool:
         """True while draining."""
-        if _drained:
+        if DRAIN.on:
             return True
         if self._path is None:
             return False

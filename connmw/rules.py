@@ -53,7 +53,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Union
 
 __all__ = [
@@ -204,6 +204,8 @@ class ConnectionTokens:
     refused: frozenset[bytes] = _EMPTY
     invalid: tuple[bytes, ...] = _NO_NAMES
     too_many: bool = False
+    flagged: bool = field(default=False, compare=False, repr=False)
+    """Something is reportable: a refused nomination, too many or invalid tokens."""
 
     @property
     def abusive(self) -> bool:
@@ -272,6 +274,7 @@ def parse_connection(
         refused=frozenset(refused) if refused else _EMPTY,
         invalid=tuple(invalid),
         too_many=too_many,
+        flagged=bool(refused or invalid) or too_many,
     )
 
 
@@ -298,6 +301,10 @@ class RequestFacts:
     upgrade: tuple[bytes, ...]
     """Lower-case protocol names the request offers in Upgrade, when Connection has
     ``upgrade`` and the version allows it (RFC 9110 §7.8); else empty."""
+    plain_answer: tuple[tuple[Header, ...], bool] | None = field(default=None, compare=False, repr=False)
+    """:meth:`Policy.connection_fields` for an ordinary response (not 101, no server
+    reason to close, framed), decided once when the facts were built so the common
+    response costs a field read; ``None`` where the answer depends on the response."""
 
     @property
     def multiplexed(self) -> bool:
@@ -772,6 +779,8 @@ class Policy:
             tokens=tokens,
             upgrade=offered,
         )
+        if not (version == "1.0" and facts.persistent):  # else framing decides per response
+            object.__setattr__(facts, "plain_answer", self.connection_fields(facts, 200))
         if (
             by_value is not None
             and upgrade is None
@@ -790,6 +799,12 @@ class Policy:
                 connection = value if connection is None else connection + b", " + value
             elif name == b"upgrade":
                 upgrade = value if upgrade is None else upgrade + b", " + value
+        if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
+            by_value = self._facts_cache.get(http_version)
+            if by_value is not None:
+                cached = by_value.get(connection)
+                if cached is not None:
+                    return cached
         return self.request_facts(http_version, connection, upgrade)
 
     def strip_request(self, headers: Sequence[Header], facts: RequestFacts) -> Sequence[Header]:
@@ -884,16 +899,19 @@ class Policy:
                 kind = self.kind_of(name)
             if kind:
                 return self._finish_dirty(request, status, headers, server_close, requests_left)
-        has_length = True
-        if request.http_version == "1.0" and request.persistent:
-            has_length = _has_content_length(headers)
-        fields, close = self.connection_fields(
-            request,
-            status,
-            server_close=server_close,
-            has_length=has_length,
-            requests_left=requests_left,
-        )
+        answer = request.plain_answer
+        if answer is None or status == 101 or server_close or requests_left is not None:
+            has_length = True
+            if request.http_version == "1.0" and request.persistent:
+                has_length = _has_content_length(headers)
+            answer = self.connection_fields(
+                request,
+                status,
+                server_close=server_close,
+                has_length=has_length,
+                requests_left=requests_left,
+            )
+        fields, close = answer
         if not fields:
             return headers, close, _NO_NAMES
         return [*headers, *fields], close, _NO_NAMES
