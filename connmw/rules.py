@@ -158,6 +158,7 @@ TE: Final = 4
 _BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
 _BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
 
+_CONNECTION_OR_UPGRADE: Final[frozenset[bytes]] = frozenset({b"connection", b"upgrade"})
 _CACHE_LIMIT: Final = 4096
 _NO_HEADERS: Final[tuple[Header, ...]] = ()
 _NO_NAMES: Final[tuple[bytes, ...]] = ()
@@ -795,10 +796,11 @@ class Policy:
         connection: bytes | None = None
         upgrade: bytes | None = None
         for name, value in headers:
-            if name == b"connection":
-                connection = value if connection is None else connection + b", " + value
-            elif name == b"upgrade":
-                upgrade = value if upgrade is None else upgrade + b", " + value
+            if name in _CONNECTION_OR_UPGRADE:  # one set probe per header, then which
+                if name == b"connection":
+                    connection = value if connection is None else connection + b", " + value
+                else:
+                    upgrade = value if upgrade is None else upgrade + b", " + value
         if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
             by_value = self._facts_cache.get(http_version)
             if by_value is not None:
