@@ -153,7 +153,9 @@ class ConnectionMiddleware:
                 else:
                     headers = message.get("headers", ())
                     if headers.__class__ is not list:
-                        headers = list(headers)  # ASGI allows any iterable; rules read it twice
+                        # ASGI allows any iterable: read it once, and send what was read
+                        headers = list(headers)
+                        message = {**message, "headers": headers}
                     new, close, removed = finish(facts, message["status"], headers)
                     if close or removed:
                         self._account(facts, scope, close, removed, None)
@@ -167,7 +169,8 @@ class ConnectionMiddleware:
         """The response start as it must go out, with lifecycle decisions; counts."""
         headers = message.get("headers", ())
         if headers.__class__ is not list:
-            headers = list(headers)
+            headers = list(headers)  # an iterator is read once: send the list from now on
+            message = {**message, "headers": headers}
         reason: str | None = None
         left: int | None = None
         if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
@@ -293,7 +296,9 @@ class ConnectionMiddleware:
 
 def _connection_key(scope: Scope) -> Hashable | None:
     client = scope.get("client")
-    if client is None:
+    if client is None or len(client) != 2 or not client[1]:
+        # Port 0 is a forwarded address (uvicorn's --proxy-headers), shared by every
+        # connection from that client: it names no connection, so none is limited.
         return None
     server = scope.get("server")
     return (tuple(client), None if server is None else tuple(server))

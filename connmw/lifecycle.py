@@ -13,24 +13,32 @@ An ASGI connection is known only by its address pair (``scope["client"]`` and
 ``scope["server"]``), which the operating system may reuse once a connection has
 ended. The table therefore forgets an entry when connmw closes its connection and
 treats an entry idle for longer than ``IDLE_FORGET`` seconds as a new connection; it
-holds at most ``TABLE_LIMIT`` entries, evicting the oldest, so memory stays bounded
-whatever the number of connections. Over HTTP/2 and HTTP/3 many requests share a
+holds at most ``TABLE_LIMIT`` entries, evicting the least recently used, so memory stays
+bounded whatever the number of connections. Without a client port (a Unix socket; a
+forwarded address, port 0, as uvicorn's ``--proxy-headers`` sets it; a WSGI server
+without ``REMOTE_PORT``) nothing names the connection: limits do not apply to it, and
+a WARNING says so once per process. Over HTTP/2 and HTTP/3 many requests share a
 connection that only the server can end (GOAWAY), so limits do not apply there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from .config import Config
+from .report import logger
 
 __all__ = ["DRAIN", "TABLE_LIMIT", "DrainSwitch", "Lifecycle", "drain", "draining", "undrain"]
 
 TABLE_LIMIT = 65536
 IDLE_FORGET = 300.0
 CHECK_INTERVAL = 1.0
+
+_unidentified_warned: list[bool] = []  # once per process, like every connmw warning
 
 
 class _DrainFlag:
@@ -110,7 +118,8 @@ class Lifecycle:
         self._max_requests = config.max_requests_per_connection
         self._max_age = config.max_connection_age
         self._clock = clock
-        self._table: dict[Hashable, list[float]] = {}  # key -> [first seen, last seen, count]
+        # key -> [first seen, last seen, count], least recently used first
+        self._table: OrderedDict[Hashable, list[float]] = OrderedDict()
         self.limited = self._max_requests is not None or self._max_age is not None
 
     def __len__(self) -> int:
@@ -122,24 +131,37 @@ class Lifecycle:
             if key is not None:
                 self._table.pop(key, None)
             return "drain", None
-        if not self.limited or key is None:
+        if not self.limited:
+            return None, None
+        if key is None:
+            if not _unidentified_warned:
+                _unidentified_warned.append(True)
+                logger.warning(
+                    "connection limits not applied: the server named no connection (no client "
+                    "port: a Unix socket, a forwarded address, a WSGI server without REMOTE_PORT)"
+                )
             return None, None
         now = self._clock()
         table = self._table
-        entry = table.get(key)
+        # Taken out and put back last, so the table runs from least to most recently
+        # used: eviction drops a connection long gone, never a busy long-lived one (the
+        # very ones limits are for). An OrderedDict, because evicting from the front
+        # of a plain dict leaves holes that every later eviction scans again (300 000
+        # new connections took seconds). Tolerant pops: WSGI servers call from threads.
+        entry = table.pop(key, None)
         if entry is None or now - entry[1] > IDLE_FORGET:
-            if entry is None and len(table) >= TABLE_LIMIT:
-                del table[next(iter(table))]  # the oldest connection seen
-            entry = table[key] = [now, now, 0.0]
+            if len(table) >= TABLE_LIMIT:
+                with contextlib.suppress(KeyError):
+                    table.popitem(last=False)
+            entry = [now, now, 0.0]
         entry[1] = now
         entry[2] += 1
         count = int(entry[2])
         if self._max_requests is not None and count >= self._max_requests:
-            del table[key]
             return "max-requests", 0
         if self._max_age is not None and now - entry[0] >= self._max_age:
-            del table[key]
             return "max-age", None
+        table[key] = entry
         left = None if self._max_requests is None else self._max_requests - count
         return None, left
 
