@@ -141,6 +141,7 @@ _VERSIONS: Final[dict[str, str]] = {
     "3.0": "3",
     "HTTP/1.0": "1.0",
     "HTTP/1.1": "1.1",
+    "HTTP/1": "1.0",  # granian's SERVER_PROTOCOL for HTTP/1.0 requests
     "HTTP/2": "2",
     "HTTP/2.0": "2",
     "HTTP/3": "3",
@@ -303,6 +304,8 @@ class RequestFacts:
     """Lower-case protocol names the request offers in Upgrade, when Connection has
     ``upgrade`` and the version allows it (RFC 9110 §7.8); else empty."""
     plain_answer: tuple[tuple[Header, ...], bool] | None = field(default=None, compare=False, repr=False)
+    unusual: bool = field(default=False, compare=False, repr=False)
+    """HTTP/1.0, or a Connection field with something to report: the adapters' slow path."""
     """:meth:`Policy.connection_fields` for an ordinary response (not 101, no server
     reason to close, framed), decided once when the facts were built so the common
     response costs a field read; ``None`` where the answer depends on the response."""
@@ -662,6 +665,7 @@ class Policy:
         # so that the common response never lower-cases a name. Two dicts: an ASCII str
         # and its bytes hash alike, and one dict would compare them on every lookup.
         self._kinds: dict[bytes, int] = {}
+        self._ordinary: set[bytes] = set()  # bytes names seen and known end-to-end
         self._str_kinds: dict[str, int] = {}
         for name, kind in base.items():
             text = name.decode("latin-1")
@@ -680,7 +684,7 @@ class Policy:
         # Request facts by version, then by Connection value: bytes values (ASGI) and str
         # values (WSGI's environ) in separate dicts, since an ASCII str and its bytes
         # hash alike and one dict would compare them.
-        versions = ("1.0", "1.1", "2", "3", "HTTP/1.0", "HTTP/1.1")
+        versions = ("1.0", "1.1", "2", "3", "HTTP/1.0", "HTTP/1.1", "HTTP/1")
         self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
         self._facts_str: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
         for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close"):
@@ -708,6 +712,8 @@ class Policy:
             kind = self._kinds.get(name.lower(), ORDINARY)
             if len(self._kinds) < _CACHE_LIMIT:
                 self._kinds[name] = kind
+                if kind == ORDINARY:
+                    self._ordinary.add(name)
         return kind
 
     def needs_cleaning(self, headers: Sequence[tuple[AnyName, object]]) -> bool:
@@ -782,6 +788,7 @@ class Policy:
         )
         if not (version == "1.0" and facts.persistent):  # else framing decides per response
             object.__setattr__(facts, "plain_answer", self.connection_fields(facts, 200))
+        object.__setattr__(facts, "unusual", version == "1.0" or tokens.flagged)
         if (
             by_value is not None
             and upgrade is None
@@ -795,18 +802,27 @@ class Policy:
         """:meth:`request_facts` from an ASGI header list (lower-case names)."""
         connection: bytes | None = None
         upgrade: bytes | None = None
+        more: list[Header] | None = None  # repeated lines, joined once below: linear time
+        wanted = _CONNECTION_OR_UPGRADE
         for name, value in headers:
-            if name in _CONNECTION_OR_UPGRADE:  # one set probe per header, then which
+            if name in wanted:  # one set probe per header, then which
                 if name == b"connection":
-                    connection = value if connection is None else connection + b", " + value
-                else:
-                    upgrade = value if upgrade is None else upgrade + b", " + value
+                    if connection is None:
+                        connection = value
+                        continue
+                elif upgrade is None:
+                    upgrade = value
+                    continue
+                if more is None:
+                    more = []
+                more.append((name, value))
+        if more is not None:
+            connection, upgrade = _join_repeated(connection, upgrade, more)
         if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
-            by_value = self._facts_cache.get(http_version)
-            if by_value is not None:
-                cached = by_value.get(connection)
-                if cached is not None:
-                    return cached
+            try:
+                return self._facts_cache[http_version][connection]
+            except KeyError:
+                pass
         return self.request_facts(http_version, connection, upgrade)
 
     def strip_request(self, headers: Sequence[Header], facts: RequestFacts) -> Sequence[Header]:
@@ -894,12 +910,9 @@ class Policy:
         :meth:`connection_fields` decides. Nothing is allocated beyond the appended
         list when the application sent no hop-by-hop header.
         """
-        kinds = self._kinds
+        ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
         for name, _ in headers:
-            kind = kinds.get(name)
-            if kind is None:
-                kind = self.kind_of(name)
-            if kind:
+            if name not in ordinary and self.kind_of(name):
                 return self._finish_dirty(request, status, headers, server_close, requests_left)
         answer = request.plain_answer
         if answer is None or status == 101 or server_close or requests_left is not None:
@@ -1061,6 +1074,23 @@ def _as_bytes(value: AnyName | None) -> bytes | None:
     if isinstance(value, str):
         return value.encode("latin-1", "replace")
     return value
+
+
+def _join_repeated(
+    connection: bytes | None, upgrade: bytes | None, more: list[Header]
+) -> tuple[bytes | None, bytes | None]:
+    """Connection and Upgrade with their repeated lines ``more`` appended, ``", "``-joined.
+
+    RFC 9110 §5.3: several lines are one list. One join per field keeps the cost linear in
+    the number of lines (appending line by line copies the whole value every time).
+    """
+    connections = [value for name, value in more if name == b"connection"]
+    upgrades = [value for name, value in more if name == b"upgrade"]
+    if connections and connection is not None:
+        connection = b", ".join([connection, *connections])
+    if upgrades and upgrade is not None:
+        upgrade = b", ".join([upgrade, *upgrades])
+    return connection, upgrade
 
 
 def _has_content_length(headers: Iterable[Header]) -> bool:
