@@ -414,7 +414,13 @@ class HandshakeVerdict:
     reason: str
     headers: tuple[Header, ...] = _NO_HEADERS
     body: bytes = b""
-    accept_key: bytes | None = None
+    key: bytes | None = None
+    """The client's Sec-WebSocket-Key of an accepted HTTP/1.1 handshake."""
+
+    @property
+    def accept_key(self) -> bytes | None:
+        """Sec-WebSocket-Accept for the 101, computed when asked (most servers write it)."""
+        return None if self.key is None else websocket_accept(self.key)
 
 
 def _reject(status: int, code: str, reason: str, *extra: Header) -> HandshakeVerdict:
@@ -513,11 +519,11 @@ class OriginPolicy:
     ``Origin: null`` is refused by any non-empty list that does not name ``null``.
     """
 
-    __slots__ = ("_any", "_exact", "_null", "_wildcards")
+    __slots__ = ("_allow_null", "_any", "_exact", "_wildcards")
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         self._any = False
-        self._null = False
+        self._allow_null = False
         self._exact: set[tuple[str, str, int]] = set()
         self._wildcards: list[tuple[str, str, int]] = []
         seen = False
@@ -527,7 +533,7 @@ class OriginPolicy:
             if text == "*":
                 self._any = True
             elif text.lower() == "null":
-                self._null = True
+                self._allow_null = True
             else:
                 parts = _split_origin(text)
                 if parts is None:
@@ -556,7 +562,7 @@ class OriginPolicy:
             return True
         text = origin.decode("latin-1").strip()
         if text.lower() == "null":
-            return self._null
+            return self._allow_null
         parts = _split_origin(text)
         if parts is None:
             return False
@@ -1009,7 +1015,10 @@ class Policy:
             elif name == b"sec-websocket-key":
                 keys.append(value)
             elif name == b"sec-websocket-version":
-                ws_versions.extend(v.strip(b" \t") for v in value.split(b",") if v.strip(b" \t"))
+                if value == b"13":
+                    ws_versions.append(value)
+                else:
+                    ws_versions.extend(v.strip(b" \t") for v in value.split(b",") if v.strip(b" \t"))
             elif name == b"origin":
                 origins.append(value)
         if not multiplexed:
@@ -1017,9 +1026,11 @@ class Policy:
                 return REJECT_METHOD
             if http_version not in _VERSIONS or version == "1.0":
                 return REJECT_VERSION
-            if not any(b"websocket" in _upgrade_protocols(value) for value in upgrade):
+            if upgrade != [b"websocket"] and not any(
+                b"websocket" in _upgrade_protocols(value) for value in upgrade
+            ):
                 return REJECT_UPGRADE
-            if not parse_connection(connection).upgrade:
+            if not self.tokens(connection).upgrade:  # cached for the usual values
                 return REJECT_CONNECTION
         if ws_versions != [b"13"]:
             return REJECT_WS_VERSION
@@ -1034,7 +1045,7 @@ class Policy:
             return REJECT_ORIGIN
         if multiplexed:
             return ACCEPT_H2
-        return HandshakeVerdict(True, 101, "ok", "accepted", accept_key=websocket_accept(keys[0]))
+        return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])
 
 
 def body_needs_framing(status: int, method: str | None, headers: Iterable[Header]) -> bool:
