@@ -6,20 +6,24 @@ converted to the rules' bytes pairs and back here, and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from http import HTTPStatus
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Final
 
 from .config import Config, load_config
 from .errors import ConfigError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN, Lifecycle
 from .report import Reporter, Stats, logger
-from .rules import Header, Policy, RequestFacts, check_switching_protocols, close_reason
+from .rules import Header, Policy, RequestFacts, body_needs_framing, check_switching_protocols, close_reason
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    Write = Callable[[bytes], object]
+    Held = tuple[str, list[tuple[str, str]], OptExcInfo | None]  # a held start_response call
 
 __all__ = ["ENVIRON_KEY", "ConnectionMiddleware"]
 
@@ -51,6 +55,11 @@ class ConnectionMiddleware:
       gunicorn is asked to close through its response object; wsgiref (it asserts),
       werkzeug (it always says ``close``) and unknown servers get none. README: "WSGI
       servers".
+    * Never lets chunked framing reach an HTTP/1.0 client (RFC 9112 §6.1; werkzeug's
+      server chunks any body without Content-Length): such a response is held, ``write()``
+      calls included, until the iterable is exhausted (at most ``http10_buffer_bytes``)
+      and started with a Content-Length. A longer body is streamed as it comes, and
+      werkzeug then still chunks it. HTTP/1.1 responses are never held.
     * Publishes the request's facts as ``environ["connmw.request"]`` (:data:`ENVIRON_KEY`,
       a read-only :class:`connmw.rules.RequestFacts`); ``strip_request_headers`` deletes
       hop-by-hop and nominated ``HTTP_*`` entries (never protected ones, nor Connection
@@ -97,6 +106,7 @@ class ConnectionMiddleware:
         self._strict = self._config.strict
         self._strip_request = self._config.strip_request_headers
         self._ws_validate = self._config.ws_validate
+        self._buffer_limit = self._config.http10_buffer_bytes
         # Response header name -> Policy.kind_of(name), for _quiet_start's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
@@ -144,6 +154,9 @@ class ConnectionMiddleware:
                 return refusal
         if self._strip_request:
             self._strip(environ, facts)
+        if facts.http_version == "1.0" and self._buffer_limit:  # never remembered: no fast path
+            held = _Http10Response(partial(self._start, environ, start_response), environ, self._buffer_limit)
+            return held.body(self.app(environ, held.start_response))
         server = _server_kind(software)
         # gunicorn keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
         lone = (
@@ -165,8 +178,13 @@ class ConnectionMiddleware:
         status: str,
         headers: Sequence[tuple[str, str]],
         exc_info: OptExcInfo | None = None,
-    ) -> Callable[[bytes], object]:
-        """start_response when headers need cleaning, a 101 checking or the server a field."""
+        *,
+        framing: bool = False,
+    ) -> Write:
+        """start_response when headers need cleaning, a 101 checking or the server a field.
+
+        ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
+        """
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
             facts = self._policy.request_facts(
@@ -174,7 +192,7 @@ class ConnectionMiddleware:
             )
         headers = headers if type(headers) is list else list(headers)
         server = _server_kind(environ.get("SERVER_SOFTWARE"))
-        code = int(status[:3]) if status[:3].isdecimal() and status[:3].isascii() else 200
+        code = _status_code(status)
         reason: str | None = None
         left: int | None = None
         key = _connection_key(environ) if self._lifecycle_on else None
@@ -202,7 +220,7 @@ class ConnectionMiddleware:
         if fields and (server == FIELDS or code == 101):
             out.extend(map(_text, fields))
         if close and server != QUIET:
-            self._reporter.closed(close_reason(facts, reason))
+            self._reporter.closed(close_reason(facts, reason, framing=framing))
             if reason is None:
                 self._lifecycle.forget(key)
         write = send(status, out, exc_info)
@@ -281,7 +299,7 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     status: str,
     headers: list[tuple[str, str]],
     exc_info: OptExcInfo | None = None,
-) -> Callable[[bytes], object]:
+) -> Write:
     """start_response where the server decides alone: a clean non-1xx response passes as is."""
     known = self._known  # the rules' answers for names seen before: 0 = ordinary
     clean = False
@@ -297,6 +315,128 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     if clean:
         return start_response(status, headers, exc_info)
     return self._start(environ, start_response, status, headers, exc_info)
+
+
+class _Http10Response:
+    """One response to an HTTP/1.0 request, held until its length is known.
+
+    The app's ``start_response`` and ``write()`` hold a response whose body needs framing
+    (:func:`connmw.rules.body_needs_framing`); :meth:`body` reads the app's iterable and
+    starts the response with a Content-Length, or without one once the body outgrows
+    ``limit`` (the rest is then streamed). Any other response starts at once, untouched.
+    """
+
+    __slots__ = ("_held", "_limit", "_method", "_parts", "_size", "_start", "_started")
+
+    def __init__(self, start: Callable[..., Write], environ: WSGIEnvironment, limit: int) -> None:
+        self._start = start  # ConnectionMiddleware._start, bound to the request
+        self._method: str | None = environ.get("REQUEST_METHOD")
+        self._limit = limit
+        self._held: Held | None = None
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._started: Write | None = None  # the server's write(), once the response started
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Write:
+        if self._started is not None:
+            return self._start(status, headers, exc_info)  # the server judges a second call
+        if self._held is not None:
+            if exc_info is None:
+                raise AssertionError("start_response called twice without exc_info (PEP 3333)")
+            if self._size and exc_info[1] is not None:  # the app saw its body go out: re-raise
+                raise exc_info[1].with_traceback(exc_info[2])
+            self._parts.clear()
+        if body_needs_framing(_status_code(status), self._method, _names(headers)):
+            self._held = (status, headers, exc_info)
+            return self._write
+        self._held = None
+        self._started = self._start(status, headers, exc_info)
+        return self._started
+
+    def _write(self, data: bytes) -> None:
+        """The app's ``write()`` for a held response."""
+        if self._started is not None:  # outgrew the limit before
+            self._started(data)
+            return
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size > self._limit and self._held is not None:
+            write = self._release(self._held, framed=False)
+            for part in self._parts:
+                write(part)
+            self._parts.clear()
+
+    def _release(self, held: Held, *, framed: bool) -> Write:
+        """Start the held response on the server: with the held body's length if ``framed``."""
+        status, headers, exc_info = held
+        self._held = None
+        if framed:
+            headers = [*headers, ("Content-Length", str(self._size))]
+        self._started = self._start(status, headers, exc_info, framing=not framed)
+        return self._started
+
+    def body(self, result: Iterable[bytes]) -> Iterable[bytes]:
+        """What the server iterates: ``result`` itself unless the response is held."""
+        if self._started is not None:
+            return result
+        try:
+            iterator = iter(result)
+            for chunk in iterator:
+                held = self._held
+                if held is None:  # started while iterating, or write() outgrew the limit
+                    return _Rest(chain(self._parts, (chunk,), iterator), result)
+                self._parts.append(chunk)
+                self._size += len(chunk)
+                if self._size > self._limit:
+                    self._release(held, framed=False)
+                    return _Rest(chain(self._parts, iterator), result)
+        except BaseException:
+            _close(result)
+            raise
+        _close(result)
+        if self._held is None:  # start_response never called: the server will say so
+            return self._parts
+        self._release(self._held, framed=True)
+        return [b"".join(self._parts)]
+
+
+class _Rest:
+    """The held chunks, then the rest of the app's iterable; closes the app's once."""
+
+    __slots__ = ("_chunks", "_result")
+
+    def __init__(self, chunks: Iterator[bytes], result: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._result: Iterable[bytes] | None = result
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        result, self._result = self._result, None
+        if result is not None:
+            _close(result)
+
+
+def _close(result: Iterable[bytes]) -> None:
+    close = getattr(result, "close", None)
+    if close is not None:
+        close()
+
+
+def _status_code(status: str) -> int:
+    return int(status[:3]) if status[:3].isdecimal() and status[:3].isascii() else 200
+
+
+def _names(headers: Iterable[Any]) -> list[Header]:
+    """The names of an app's well-formed str pairs as bytes, for the rules' framing check."""
+    return [
+        (pair[0].encode("latin-1", "replace"), b"")
+        for pair in headers
+        if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str
+    ]
 
 
 def _dirty(policy: Policy, headers: list[Any]) -> bool:

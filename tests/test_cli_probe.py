@@ -136,14 +136,6 @@ def test_wsgiref_answers_500_to_an_app_with_hop_by_hop_fields(servers: dict[str,
     assert {r.status for r in report.cases if r.case.kind == "http"} == {500}
 
 
-# werkzeug's dev server chunks any response without Content-Length, even to an HTTP/1.0
-# client (it looks at its own protocol_version, not the request's); connmw.wsgi does not
-# buffer such responses into a Content-Length yet, as connmw.asgi does.
-WSGI_HTTP10_GAP = pytest.mark.xfail(
-    strict=True, reason="connmw.wsgi lets werkzeug chunk an HTTP/1.0 response (RFC 9112 §6.1)"
-)
-
-
 @pytest.mark.skipif(not HAVE_WRAPPED, reason="connmw.asgi and connmw.wsgi are not both there yet")
 @pytest.mark.parametrize(
     ("stack", "route"),
@@ -151,7 +143,7 @@ WSGI_HTTP10_GAP = pytest.mark.xfail(
         pytest.param("uvicorn+connmw", "", id="uvicorn-plain"),
         pytest.param("uvicorn+connmw", "hoppy", id="uvicorn-hoppy"),
         pytest.param("werkzeug+connmw", "", id="werkzeug-plain"),
-        pytest.param("werkzeug+connmw", "hoppy", id="werkzeug-hoppy", marks=WSGI_HTTP10_GAP),
+        pytest.param("werkzeug+connmw", "hoppy", id="werkzeug-hoppy"),
     ],
 )
 def test_wrapped_apps_have_no_errors(servers: dict[str, str], stack: str, route: str) -> None:

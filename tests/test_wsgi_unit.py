@@ -804,4 +804,246 @@ def test_apps_field_spelled_like_connmws_own_is_not_taken_for_it(
     result = through(
         responder([("Content-Type", "text/plain"), pair]), make_environ(protocol="HTTP/1.0", software=server)
     )
-    assert result.headers == [("Content-Type", "text/plain"), *expected]
+    # held for its length (HTTP/1.0), then cleaned: the length stays, the app's pair goes
+    assert result.headers == [("Content-Type", "text/plain"), ("Content-Length", "2"), *expected]
+
+
+# -- HTTP/1.0: a body without Content-Length is held and sent with one (RFC 9112 §6.1) -------
+
+TEXT = [("Content-Type", "text/plain")]
+
+
+def streaming(chunks: list[bytes], headers: list[tuple[str, str]] = TEXT, status: str = "200 OK") -> Any:
+    """A generator app: start_response at the first iteration, then the chunks."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response(status, list(headers))
+        yield from chunks
+
+    return app
+
+
+def closing_app(body: Closing, headers: list[tuple[str, str]] = TEXT, status: str = "200 OK") -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Closing:
+        start_response(status, list(headers))
+        return body
+
+    return app
+
+
+@pytest.mark.parametrize("server", [WSGIREF, WERKZEUG, GUNICORN, GRANIAN, UNKNOWN])
+@pytest.mark.parametrize("protocol", ["HTTP/1.0", "HTTP/1"])  # granian says "HTTP/1"
+def test_http10_body_held_and_sent_with_a_length(server: str, protocol: str) -> None:
+    result = through(streaming([b"one\n", b"", b"two\n"]), make_environ(protocol=protocol, software=server))
+    assert result.body == b"one\ntwo\n"
+    assert result.values("content-length") == ["8"]
+    assert result.starts == 1
+    assert "transfer-encoding" not in result.names()
+
+
+def test_http10_held_list_is_one_element_and_the_app_closed_once() -> None:
+    body = Closing([b"o", b"k"])
+    middleware = ConnectionMiddleware(closing_app(body), config=load_config(environ={}))
+    result = serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert result.iterable == [b"ok"]
+    assert body.closed == 1
+    assert result.headers == [*TEXT, ("Content-Length", "2")]
+
+
+def test_http10_hoppy_app_held_then_cleaned() -> None:
+    result = through(responder(HOPPY, b"hello world"), make_environ(protocol="HTTP/1.0", software=WERKZEUG))
+    assert result.headers == [*TEXT, ("Content-Length", "11")]
+    assert result.body == b"hello world"
+
+
+@pytest.mark.parametrize("server", [WERKZEUG, GUNICORN, GRANIAN])
+def test_http10_over_the_limit_streams_without_a_length(server: str) -> None:
+    chunks = [b"abcd"] * 4
+    body = Closing(chunks)
+    middleware = ConnectionMiddleware(
+        validator(closing_app(body)), config=load_config(environ={}, http10_buffer_bytes=6)
+    )
+    result = serve(middleware, make_environ(protocol="HTTP/1.0", software=server))
+    assert result.body == b"abcd" * 4
+    assert "content-length" not in result.names()
+    assert result.starts == 1
+    assert body.closed == 1
+
+
+def test_http10_over_the_limit_on_keep_alive_closes_for_framing() -> None:
+    middleware = ConnectionMiddleware(
+        streaming([b"abcd"] * 4),
+        config=load_config(environ={}, http10_buffer_bytes=6, http10_keep_alive=True),
+    )
+    environ = make_environ(("Connection", "keep-alive"), protocol="HTTP/1.0", software=GUNICORN)
+    result = serve(middleware, environ, validate=False)
+    assert result.body == b"abcd" * 4
+    assert result.forced_close
+    assert middleware.stats.connections_closed == {"framing": 1}
+    within = ConnectionMiddleware(
+        streaming([b"abcd"] * 4), config=load_config(environ={}, http10_keep_alive=True)
+    )
+    held = serve(within, environ, validate=False)  # framed: the connection may persist
+    assert held.values("content-length") == ["16"]
+    assert not held.forced_close
+
+
+def test_http10_limit_zero_never_holds() -> None:
+    body = Closing([b"ok"])
+    middleware = ConnectionMiddleware(
+        closing_app(body), config=load_config(environ={}, http10_buffer_bytes=0)
+    )
+    result = serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert result.iterable is body
+    assert result.headers == TEXT
+
+
+@pytest.mark.parametrize(("limit", "length"), [(1 << 20, ["15"]), (4, [])], ids=["held", "over-the-limit"])
+def test_http10_write_callable_held_too(limit: int, length: list[str]) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", list(TEXT))
+        write(b"hello ")
+        write(b"big ")
+        return [b"world"]
+
+    result = through(app, make_environ(protocol="HTTP/1.0", software=WERKZEUG), http10_buffer_bytes=limit)
+    assert result.body == b"hello big world"
+    assert result.values("content-length") == length
+    assert result.starts == 1
+
+
+UNTOUCHED = [
+    pytest.param("HEAD", "200 OK", [b""], TEXT, id="head"),
+    pytest.param("GET", "204 No Content", [], [], id="204"),
+    pytest.param("GET", "304 Not Modified", [], [], id="304"),
+    pytest.param("GET", "200 OK", [b"ok"], PLAIN, id="has-length"),
+    pytest.param("POST", "200 OK", [b"ok"], [*TEXT, ("content-length", "2")], id="has-length-lower-case"),
+]
+
+
+@pytest.mark.parametrize(("method", "status", "parts", "headers"), UNTOUCHED)
+def test_http10_response_framed_by_itself_is_untouched(
+    method: str, status: str, parts: list[bytes], headers: list[tuple[str, str]]
+) -> None:
+    body = Closing(parts)
+    environ = make_environ(protocol="HTTP/1.0", software=WERKZEUG, method=method)
+    middleware = ConnectionMiddleware(closing_app(body, headers, status), config=load_config(environ={}))
+    result = serve(middleware, environ, validate=False)
+    assert result.iterable is body
+    assert result.headers == headers
+    assert body.closed == 1
+    checked = through(closing_app(Closing(parts), headers, status), dict(environ))  # PEP 3333 both sides
+    assert checked.headers == headers
+
+
+def test_http10_generator_starting_lazily_with_a_length_streams() -> None:
+    result = through(streaming([b"o", b"k"], PLAIN), make_environ(protocol="HTTP/1.0", software=WERKZEUG))
+    assert result.headers == PLAIN
+    assert result.body == b"ok"
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
+def test_http10_exc_info_before_any_body_replaces_the_held_response(strict: bool) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", list(TEXT))
+        yield b""
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            start_response("500 Internal Server Error", [*TEXT, ("Connection", "x-a")], sys.exc_info())
+        yield b"error"
+
+    result = through(app, make_environ(protocol="HTTP/1.0", software=GUNICORN), strict=strict)
+    assert result.status == "500 Internal Server Error"
+    assert result.headers == [*TEXT, ("Content-Length", "5")]
+    assert result.body == b"error"
+    assert result.starts == 1  # the 200 never reached the server
+
+
+def test_http10_exc_info_after_held_body_reraises_and_closes() -> None:
+    error = ValueError("late")
+    closed: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", list(TEXT))
+        try:
+            yield b"partial"
+            try:
+                raise error
+            except ValueError:
+                start_response("500 Internal Server Error", list(TEXT), sys.exc_info())
+            yield b"never"
+        finally:
+            closed.append(True)
+
+    middleware = ConnectionMiddleware(app, config=load_config(environ={}))
+    with pytest.raises(ValueError) as caught:
+        serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert caught.value is error
+    assert closed == [True]
+
+
+def test_http10_exc_info_after_the_limit_goes_to_the_server() -> None:
+    error = ValueError("late")
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
+        start_response("200 OK", list(TEXT))
+        yield b"abcdef"
+        try:
+            raise error
+        except ValueError:
+            start_response("500 Internal Server Error", list(TEXT), sys.exc_info())
+        yield b"never"
+
+    middleware = ConnectionMiddleware(app, config=load_config(environ={}, http10_buffer_bytes=4))
+    with pytest.raises(ValueError) as caught:  # the server had sent the headers: it re-raises
+        serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert caught.value is error
+
+
+def test_http10_app_error_while_held_closes_once_and_propagates() -> None:
+    error = RuntimeError("app failed")
+    closes: list[bool] = []
+
+    class Failing:
+        def __iter__(self) -> Iterator[bytes]:
+            return _failing(error)
+
+        def close(self) -> None:
+            closes.append(True)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Failing:
+        start_response("200 OK", list(TEXT))
+        return Failing()
+
+    middleware = ConnectionMiddleware(app, config=load_config(environ={}))
+    with pytest.raises(RuntimeError) as caught:
+        serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert caught.value is error
+    assert closes == [True]
+
+
+def test_http10_second_start_without_exc_info_is_refused() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", list(TEXT))
+        start_response("200 OK", list(TEXT))
+        return [b"ok"]
+
+    middleware = ConnectionMiddleware(app, config=load_config(environ={}))
+    with pytest.raises(AssertionError, match="exc_info"):
+        serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+
+
+def test_http10_app_that_never_starts_is_left_to_the_server() -> None:
+    middleware = ConnectionMiddleware(lambda environ, start_response: [], config=load_config(environ={}))
+    result = serve(middleware, make_environ(protocol="HTTP/1.0", software=WERKZEUG), validate=False)
+    assert (result.iterable, result.starts) == ([], 0)
+
+
+def test_http11_never_held() -> None:
+    body = Closing([b"ok"])
+    middleware = ConnectionMiddleware(closing_app(body), config=load_config(environ={}))
+    for _ in range(2):  # the second time from connmw's memory of the first
+        result = serve(middleware, make_environ(software=WERKZEUG), validate=False)
+        assert result.iterable is body
+        assert result.headers == TEXT
