@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
 from typing import Any
 
-from .config import Config, load_config
-from .errors import ConfigError, ForbiddenHeaderError
-from .lifecycle import DRAIN, Lifecycle
-from .report import Reporter, Stats
-from .rules import Header, Policy, RequestFacts, body_needs_framing, close_reason
+from ._base import MiddlewareBase
+from .config import Config
+from .errors import ForbiddenHeaderError
+from .lifecycle import DRAIN
+from .rules import Header, RequestFacts, body_needs_framing, close_reason
 
 __all__ = ["ASGIApp", "ConnectionMiddleware", "Message", "Receive", "Scope", "Send"]
 
@@ -20,7 +20,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ConnectionMiddleware:
+class ConnectionMiddleware(MiddlewareBase):
     """Correct, server-independent HTTP connection handling for any ASGI application.
 
     * Removes from every ``http.response.start`` the hop-by-hop headers (Connection,
@@ -86,36 +86,11 @@ class ConnectionMiddleware:
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
         # ``app`` is positional-only so that type checkers accept the class in
         # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
-        if config is not None and options:
-            raise ConfigError(f"pass either config or keyword options, not both (got {sorted(options)})")
+        super().__init__(config, options)
         self.app = app
-        self._config = config if config is not None else load_config(**options)
-        self._policy = self._config.policy()
-        self._reporter = Reporter()
-        self._lifecycle = Lifecycle(self._config)
-        self._lifecycle_on = self._lifecycle.limited or self._config.drain_file is not None
-        self._enabled = self._config.enabled
-        self._strict = self._config.strict
-        self._strip_request = self._config.strip_request_headers
-        self._buffer_limit = self._config.http10_buffer_bytes
         self._options_on = self._strip_request or self._lifecycle_on
         self._read_request = self._policy.read_request  # bound once: the hot path's two calls
         self._finish_response = self._policy.finish_response
-
-    @property
-    def config(self) -> Config:
-        """The settings this middleware was built with."""
-        return self._config
-
-    @property
-    def policy(self) -> Policy:
-        """The rules core configured by :attr:`config`."""
-        return self._policy
-
-    @property
-    def stats(self) -> Stats:
-        """Counters of corrections, refused handshakes and closed connections."""
-        return self._reporter.stats
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._enabled:

@@ -12,10 +12,11 @@ from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final
 
-from .config import Config, load_config
-from .errors import ConfigError, ForbiddenHeaderError, SwitchingProtocolsError
-from .lifecycle import DRAIN, Lifecycle
-from .report import Reporter, Stats, logger
+from ._base import MiddlewareBase
+from .config import Config
+from .errors import ForbiddenHeaderError, SwitchingProtocolsError
+from .lifecycle import DRAIN
+from .report import logger
 from .rules import Header, Policy, RequestFacts, body_needs_framing, check_switching_protocols, close_reason
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ SERVERS: Final[tuple[tuple[str, int], ...]] = (("gunicorn/", CLOSER), ("Granian"
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 
 
-class ConnectionMiddleware:
+class ConnectionMiddleware(MiddlewareBase):
     """Correct, server-independent HTTP connection handling for any WSGI application.
 
     * Removes the hop-by-hop headers PEP 3333 forbids applications to send (Connection,
@@ -94,40 +95,15 @@ class ConnectionMiddleware:
     """
 
     def __init__(self, app: WSGIApplication, *, config: Config | None = None, **options: Any) -> None:
-        if config is not None and options:
-            raise ConfigError(f"pass either config or keyword options, not both (got {sorted(options)})")
+        super().__init__(config, options)
         self.app = app
-        self._config = config if config is not None else load_config(**options)
-        self._policy = self._config.policy()
-        self._reporter = Reporter()
-        self._lifecycle = Lifecycle(self._config)
-        self._lifecycle_on = self._lifecycle.limited or self._config.drain_file is not None
-        self._enabled = self._config.enabled
-        self._strict = self._config.strict
-        self._strip_request = self._config.strip_request_headers
         self._ws_validate = self._config.ws_validate
-        self._buffer_limit = self._config.http10_buffer_bytes
         # Response header name -> Policy.kind_of(name), for _quiet_start's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
         # Requests that need nothing but their facts, by (protocol, Connection, server): the
         # rules decided once, this only remembers (facts, whether drain would change that).
         self._plain: dict[tuple[Any, Any, Any], tuple[RequestFacts, bool]] = {}
-
-    @property
-    def config(self) -> Config:
-        """The settings this middleware was built with."""
-        return self._config
-
-    @property
-    def policy(self) -> Policy:
-        """The rules core configured by :attr:`config`."""
-        return self._policy
-
-    @property
-    def stats(self) -> Stats:
-        """Counters of corrections, refused handshakes and closed connections."""
-        return self._reporter.stats
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         key = (environ.get("SERVER_PROTOCOL"), environ.get("HTTP_CONNECTION"), environ.get("SERVER_SOFTWARE"))
