@@ -261,18 +261,13 @@ class ConnectionMiddleware(MiddlewareBase):
     def _removed(self, names: Sequence[bytes]) -> None:
         if self._strict:
             name = names[0]
-            why = "hop-by-hop" if self._policy.kind_of(name) else "Connection-nominated"
-            raise ForbiddenHeaderError(name.decode("latin-1"), why)
+            raise ForbiddenHeaderError(name.decode("latin-1"), self._policy.why_removed(name))
         self._reporter.stripped(names)
 
     def _abuse(self, facts: RequestFacts) -> None:
-        tokens = facts.tokens
-        if tokens.too_many:
-            self._reporter.abuse(f"had more than {self._policy.max_connection_tokens} tokens")
-        elif tokens.refused:
-            self._reporter.abuse("nominated a protected header")
-        else:
-            self._reporter.abuse("held invalid tokens")
+        complaint = facts.tokens.complaint
+        if complaint is not None:
+            self._reporter.abuse(complaint)
 
 
 def _connection_key(scope: Scope) -> Hashable | None:

@@ -210,6 +210,17 @@ class ConnectionTokens:
     """Something is reportable: a refused nomination, too many or invalid tokens."""
 
     @property
+    def complaint(self) -> str | None:
+        """What to report about this field, in words both adapters log alike; or None."""
+        if self.too_many:
+            return "had more tokens than allowed"
+        if self.refused:
+            return "nominated a protected header"
+        if self.invalid:
+            return "held invalid tokens"
+        return None
+
+    @property
     def abusive(self) -> bool:
         """A protected header was nominated, or the list was too long (RFC 9110 §7.6.1)."""
         return bool(self.refused) or self.too_many
@@ -738,6 +749,10 @@ class Policy:
             if kind:
                 return True
         return False
+
+    def why_removed(self, name: bytes) -> str:
+        """``"hop-by-hop"`` or ``"Connection-nominated"``: strict mode's word for a removal."""
+        return "hop-by-hop" if self.kind_of(name) else "Connection-nominated"
 
     def is_protected(self, name: bytes) -> bool:
         """Whether a Connection field may never nominate this lower-case name."""

@@ -119,11 +119,9 @@ class ConnectionMiddleware(MiddlewareBase):
         upgrade = environ.get("HTTP_UPGRADE")
         facts = self._policy.request_facts(protocol or "", connection, upgrade)
         environ[ENVIRON_KEY] = facts
-        tokens = facts.tokens
-        abuse = tokens.refused or tokens.too_many or tokens.invalid
-        if abuse:
-            what = "nominated a protected header" if tokens.refused else "had too many or invalid tokens"
-            self._reporter.abuse(what)
+        abuse = facts.tokens.complaint
+        if abuse is not None:
+            self._reporter.abuse(abuse)
         if upgrade is not None and self._ws_validate and "websocket" in upgrade.lower():
             refusal = self._judge(environ, start_response)
             if refusal is not None:
@@ -230,8 +228,7 @@ class ConnectionMiddleware(MiddlewareBase):
         )
         if removed:
             if self._strict and exc_info is None:  # never hide the app's own error
-                why = "hop-by-hop" if self._policy.kind_of(removed[0]) else "Connection-nominated"
-                raise ForbiddenHeaderError(removed[0].decode("latin-1"), why)
+                raise ForbiddenHeaderError(removed[0].decode("latin-1"), self._policy.why_removed(removed[0]))
             self._reporter.stripped(removed)
         out, fields = _to_str(headers, raw, kept)
         return out, fields, close

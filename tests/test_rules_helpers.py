@@ -116,3 +116,23 @@ def test_kind_of_accepts_str_and_bytes_without_mixing_them(name: str | bytes, ki
         warnings.simplefilter("error", BytesWarning)
         assert policy.kind_of(name) == kind
         assert policy.needs_cleaning([(name, "v")]) is (kind != ORDINARY)
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        pytest.param(b"keep-alive", None, id="an-ordinary-field-has-nothing-to-report"),
+        pytest.param(b"close, x-forwarded-for", "nominated a protected header", id="protected-nomination"),
+        pytest.param(b"close, ???", "held invalid tokens", id="invalid-token"),
+        pytest.param(
+            b", ".join(b"x-%d" % i for i in range(17)), "had more tokens than allowed", id="too-many-tokens"
+        ),
+    ],
+)
+def test_connection_complaint_is_worded_once_for_both_adapters(value: bytes, complaint: str | None) -> None:
+    assert policy.tokens([value]).complaint == complaint
+
+
+def test_why_removed_names_the_kind_of_removal() -> None:
+    assert policy.why_removed(b"keep-alive") == "hop-by-hop"
+    assert policy.why_removed(b"x-hop") == "Connection-nominated"
