@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
-from typing import Any
+from typing import Any, final
 
 from ._base import MiddlewareBase
 from .config import Config
@@ -20,6 +20,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+@final  # compiled in the accelerated build, where Python subclasses are impossible
 class ConnectionMiddleware(MiddlewareBase):
     """Correct, server-independent HTTP connection handling for any ASGI application.
 
@@ -90,6 +91,7 @@ class ConnectionMiddleware(MiddlewareBase):
         self.app = app
         self._options_on = self._strip_request or self._lifecycle_on
         self._read_request = self._policy.read_request  # bound once: the hot path's two calls
+        self._quick_finish = self._policy.quick_finish
         self._finish_response = self._policy.finish_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,26 +106,22 @@ class ConnectionMiddleware(MiddlewareBase):
         if facts.unusual or self._options_on:
             await self._call_unusual(scope, receive, send, facts)
             return
-        finish = self._finish_response
+        quick = self._quick_finish
 
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.
             if message["type"] == "http.response.start":
-                if DRAIN.on:
+                headers = message.get("headers")
+                if (
+                    DRAIN.on
+                    or headers.__class__ is not list  # any other iterable: _start reads it once
+                    or (new := quick(facts, message["status"], headers)) is None
+                ):
                     message = self._start(message, facts, scope)
-                else:
-                    headers = message.get("headers", ())
-                    if headers.__class__ is not list:
-                        # ASGI allows any iterable: read it once, and send what was read
-                        headers = list(headers)
-                        message = {**message, "headers": headers}
-                    new, close, removed = finish(facts, message["status"], headers)
-                    if close or removed:
-                        self._account(facts, scope, close, removed, None)
-                    if new is not headers:
-                        message = {**message, "headers": new}
+                elif new is not headers:
+                    message = {**message, "headers": new}
             return send(message)
 
         await self.app(scope, receive, send_wrapper)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, accelerated
 from ._demo import run_demo
 from ._format import render_probe
 from .probe import Case, Report, probe
@@ -25,6 +25,7 @@ from .serve import DEFAULT_SERVER, SERVERS, ServeError, Server, interface_of, lo
 
 __all__ = ["main"]
 
+BUILD = " (accelerated build)" if accelerated else ""
 EPILOG = "exit status: 0 clean, 1 findings, 2 could not probe (reason on stderr)"
 
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "RFC 6455, RFC 9113 §8.2.2).",
         epilog=EPILOG,
     )
-    parser.add_argument("--version", action="version", version=f"connmw {__version__}")
+    parser.add_argument("--version", action="version", version=f"connmw {__version__}{BUILD}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     probe_parser = commands.add_parser(

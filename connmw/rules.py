@@ -54,7 +54,7 @@ import binascii
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Union
+from typing import Any, Final, Union, final
 
 __all__ = [
     "HOP_BY_HOP",
@@ -315,11 +315,14 @@ class RequestFacts:
     """Lower-case protocol names the request offers in Upgrade, when Connection has
     ``upgrade`` and the version allows it (RFC 9110 §7.8); else empty."""
     plain_answer: tuple[tuple[Header, ...], bool] | None = field(default=None, compare=False, repr=False)
-    unusual: bool = field(default=False, compare=False, repr=False)
-    """HTTP/1.0, or a Connection field with something to report: the adapters' slow path."""
     """:meth:`Policy.connection_fields` for an ordinary response (not 101, no server
     reason to close, framed), decided once when the facts were built so the common
     response costs a field read; ``None`` where the answer depends on the response."""
+    quick_fields: tuple[Header, ...] | None = field(default=None, compare=False, repr=False)
+    """The fields of :attr:`plain_answer` when that answer keeps the connection open,
+    else ``None``: what :meth:`Policy.quick_finish` appends."""
+    unusual: bool = field(default=False, compare=False, repr=False)
+    """HTTP/1.0, or a Connection field with something to report: the adapters' slow path."""
 
     @property
     def multiplexed(self) -> bool:
@@ -620,6 +623,7 @@ def check_switching_protocols(
 # --------------------------------------------------------------------------------------
 
 
+@final  # compiled in the accelerated build, where Python subclasses are impossible
 class Policy:
     """connmw's decisions, configured once and shared by every request.
 
@@ -808,7 +812,10 @@ class Policy:
             upgrade=offered,
         )
         if not (version == "1.0" and facts.persistent):  # else framing decides per response
-            object.__setattr__(facts, "plain_answer", self.connection_fields(facts, 200))
+            answer = self.connection_fields(facts, 200)
+            object.__setattr__(facts, "plain_answer", answer)
+            if not answer[1]:
+                object.__setattr__(facts, "quick_fields", answer[0])
         object.__setattr__(facts, "unusual", version == "1.0" or tokens.flagged)
         if (
             by_value is not None
@@ -870,7 +877,7 @@ class Policy:
         nominated = self.tokens(values).nominated if values else _EMPTY
         kept = _without_hop_by_hop(self, headers, nominated, keep_te=False)
         kept_names = {name for name, _ in kept}
-        removed = tuple(dict.fromkeys(name.lower() for name, _ in headers if name not in kept_names))
+        removed = tuple(dict.fromkeys([name.lower() for name, _ in headers if name not in kept_names]))
         return kept, removed
 
     # -- responses -----------------------------------------------------------------
@@ -951,6 +958,26 @@ class Policy:
         if not fields:
             return headers, close, _NO_NAMES
         return [*headers, *fields], close, _NO_NAMES
+
+    def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
+        """:meth:`finish_response` for the common response, in one step, or ``None``.
+
+        The common response: the connection stays open, the status is not 101 and every
+        header name is one already known to be end-to-end. Its headers need no cleaning,
+        only connmw's fields appended, so this returns the new list (``headers`` itself
+        when no field is due, as on HTTP/2). ``None`` means "ask :meth:`finish_response`",
+        which decides every other case and learns the names this call does not know yet.
+        """
+        fields = request.quick_fields
+        if fields is None or status == 101:
+            return None
+        ordinary = self._ordinary
+        for name, _ in headers:
+            if name not in ordinary:
+                return None
+        if fields:
+            return [*headers, *fields]
+        return headers
 
     def _finish_dirty(
         self,
@@ -1140,8 +1167,8 @@ def _without_hop_by_hop(
                 kept.append((name, value))
         elif kind == TE and keep_te:
             # RFC 9110 §10.1.4 / RFC 9113 §8.2.2: only "trailers" may cross a hop.
-            trailers = trailers or b"trailers" in (
-                e.split(b";", 1)[0].strip(b" \t").lower() for e in value.split(b",")
+            trailers = trailers or any(
+                e.split(b";", 1)[0].strip(b" \t").lower() == b"trailers" for e in value.split(b",")
             )
         elif keep_upgrade and kind in (UPGRADE, CONNECTION):
             kept.append((name, value))

@@ -839,6 +839,14 @@ def test_finish_response(
     request = policy.read_request(version, list(request_headers))
     headers, must_close, corrections = policy.finish_response(request, status, app_headers, **kwargs)
     assert (list(headers), must_close, corrections) == (expected, close, removed)
+    # The adapters' one-step path answers the same, or defers to finish_response.
+    quick = policy.quick_finish(request, status, app_headers)
+    clean = not policy.needs_cleaning(app_headers)
+    if not kwargs and not close and clean and status != 101 and request.http_version != "1.0":
+        assert quick is not None
+        assert list(quick) == expected
+    elif not kwargs:
+        assert quick is None
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import connmw
+
 from . import bench_inprocess, bench_load, bench_stream
 
 SUITES: dict[str, tuple[str, Callable[[str], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
@@ -45,6 +47,7 @@ def machine() -> dict[str, Any]:
             versions[package] = "not installed"
     return {
         "date": datetime.date.today().isoformat(),
+        "connmw_build": "accelerated (mypyc)" if connmw.accelerated else "pure Python",
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu": cpu,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -64,6 +67,7 @@ def _load() -> list[float] | None:
 def header(info: dict[str, Any]) -> str:
     packages = ", ".join(f"{name} {version}" for name, version in info["packages"].items())
     return (
+        f"connmw {info['connmw_build']}. "
         f"Measured {info['date']} on {info['nproc']} CPUs ({info['cpu']}), {info['python']}, "
         f"{info['platform']}; {packages}. Load average at start {info['load_average']}."
     )

@@ -1,0 +1,55 @@
+"""The package as built: no runtime dependency, and the accelerated build's switch.
+
+The accelerated build compiles the modules named in pyproject.toml's mypyc hook; CI runs
+the whole suite once more against them (``.ci/run``). These checks hold for either build.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+import connmw
+from tests.build_accelerated import hook_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pyproject() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def test_connmw_has_no_runtime_dependency() -> None:
+    assert _pyproject()["project"]["dependencies"] == []
+
+
+def test_the_accelerated_build_is_opt_in_and_adds_no_runtime_dependency() -> None:
+    table = hook_table()
+    assert table["enable-by-default"] is False
+    assert table["require-runtime-dependencies"] is False
+
+
+def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
+    # Compiled classes cannot be subclassed or patched from Python: only the hot-path
+    # modules are compiled, and the lifecycle (patched by tests, extended by users) is not.
+    included = hook_table()["include"]
+    assert included == ["connmw/rules.py", "connmw/asgi.py"]
+    assert all((ROOT / path).is_file() for path in included)
+
+
+def test_accelerated_says_which_build_runs() -> None:
+    modules = [
+        importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        for path in hook_table()["include"]
+    ]
+    compiled = [not (module.__file__ or "").endswith(".py") for module in modules]
+    assert compiled in ([False, False], [True, True]), "half a build: rebuild, or clean it"
+    assert connmw.accelerated is compiled[0]
