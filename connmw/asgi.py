@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
-from typing import Any, final
+from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
+from typing import Any, Final, final
 
 from ._base import MiddlewareBase
 from .config import Config
@@ -11,13 +11,25 @@ from .errors import ForbiddenHeaderError
 from .lifecycle import DRAIN
 from .rules import Header, RequestFacts, body_needs_framing, close_reason
 
-__all__ = ["ASGIApp", "ConnectionMiddleware", "Message", "Receive", "Scope", "Send"]
+__all__ = [
+    "STATE_KEY",
+    "ASGIApp",
+    "ConnectionMiddleware",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "request_facts",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STATE_KEY: Final = "connmw"
+"""Where the request's :class:`~connmw.rules.RequestFacts` are published: ``scope["state"]["connmw"]``."""
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -36,10 +48,12 @@ class ConnectionMiddleware(MiddlewareBase):
       with one.
     * Streams every body message as it comes (StreamingResponse, Server-Sent Events);
       ``http.response.trailers`` passes untouched.
-    * Publishes what the request's connection fields say as ``scope["connmw"]``, a
+    * Publishes what the request's connection fields say, a
       :class:`connmw.rules.RequestFacts` (``persistent``, ``http_version``, ``tokens``,
-      ``websocket``); with ``strip_request_headers`` removes hop-by-hop request headers
-      before the application runs.
+      ``upgrade``), in the request's state: ``scope["state"]["connmw"]``, which is
+      ``request.state.connmw`` in Starlette and FastAPI; :func:`request_facts` reads it.
+      With ``strip_request_headers`` removes hop-by-hop request headers before the
+      application runs.
     * Judges WebSocket opening handshakes (RFC 6455, RFC 8441 over HTTP/2) before the
       application runs: 400 for a bad key or request, 426 with
       ``Sec-WebSocket-Version: 13`` for another version, 403 for a foreign Origin. The
@@ -89,24 +103,32 @@ class ConnectionMiddleware(MiddlewareBase):
         # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
         super().__init__(config, options)
         self.app = app
-        self._options_on = self._strip_request or self._lifecycle_on
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
+        self._plain = self._enabled and not (self._strip_request or self._lifecycle_on)
         self._read_request = self._policy.read_request  # bound once: the hot path's two calls
         self._quick_finish = self._policy.quick_finish
         self._finish_response = self._policy.finish_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self._enabled:
-            if scope["type"] == "websocket" and self._enabled:
+        if scope["type"] != "http" or not self._plain:
+            if not self._enabled:
+                await self.app(scope, receive, send)
+            elif scope["type"] == "http":
+                await self._call_unusual(scope, receive, send)
+            elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
             return
         facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
-        scope = dict(scope, connmw=facts)  # a copy: the server's scope stays as it was
-        if facts.unusual or self._options_on:
+        state = scope.get("state")
+        if state.__class__ is dict:  # _publish, inlined: the hot path
+            state[STATE_KEY] = facts
+        else:
+            scope = _publish(scope, facts)
+        if facts.unusual:
             await self._call_unusual(scope, receive, send, facts)
             return
-        quick = self._quick_finish
 
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
@@ -117,7 +139,7 @@ class ConnectionMiddleware(MiddlewareBase):
                 if (
                     DRAIN.on
                     or headers.__class__ is not list  # any other iterable: _start reads it once
-                    or (new := quick(facts, message["status"], headers)) is None
+                    or (new := self._quick_finish(facts, message["status"], headers)) is None
                 ):
                     message = self._start(message, facts, scope)
                 elif new is not headers:
@@ -126,10 +148,17 @@ class ConnectionMiddleware(MiddlewareBase):
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _call_unusual(self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts) -> None:
+    async def _call_unusual(
+        self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
+    ) -> None:
         """Requests off the hot path: HTTP/1.0, reportable Connection fields, options on."""
+        if facts is None:  # not read yet: the options sent this request here directly
+            facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
+            scope = _publish(scope, facts)
         if self._strip_request:
-            scope["headers"] = self._policy.strip_request(scope["headers"], facts)
+            headers = self._policy.strip_request(scope["headers"], facts)
+            if headers is not scope["headers"]:
+                scope = dict(scope, headers=headers)  # a copy: the server's scope stays as it was
         if facts.tokens.flagged:
             self._abuse(facts)
         if facts.http_version == "1.0" and self._buffer_limit:
@@ -266,6 +295,31 @@ class ConnectionMiddleware(MiddlewareBase):
         complaint = facts.tokens.complaint
         if complaint is not None:
             self._reporter.abuse(complaint)
+
+
+def request_facts(scope: Scope) -> RequestFacts | None:
+    """What connmw read from this HTTP request's connection fields, or ``None``.
+
+    ``None`` for a request connmw did not see (not wrapped, disabled, or not HTTP).
+    """
+    state = scope.get("state")
+    facts = state.get(STATE_KEY) if isinstance(state, Mapping) else None
+    return facts if isinstance(facts, RequestFacts) else None
+
+
+def _publish(scope: Scope, facts: RequestFacts) -> Scope:
+    """The scope the application gets, its ``state`` holding the facts.
+
+    The state is the request's own namespace (the ASGI lifespan spec: a server gives each
+    request a copy of it), so writing there leaves the scope itself unchanged. A scope
+    without a state dict is copied first (ASGI: copy, then change).
+    """
+    state = scope.get("state")
+    if state.__class__ is dict:
+        state[STATE_KEY] = facts
+        return scope
+    base = dict(state) if isinstance(state, Mapping) else {}
+    return dict(scope, state={**base, STATE_KEY: facts})
 
 
 def _connection_key(scope: Scope) -> Hashable | None:

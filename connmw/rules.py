@@ -300,8 +300,10 @@ def parse_connection(
 class RequestFacts:
     """What the connection layer of one request says, as connmw reads it.
 
-    The adapters publish this object to the application: ``scope["connmw"]`` on ASGI and
-    ``environ["connmw.request"]`` on WSGI. Instances are shared between requests with
+    The adapters publish this object to the application: ``scope["state"]["connmw"]`` on
+    ASGI (``request.state.connmw`` in Starlette) and ``environ["connmw.request"]`` on
+    WSGI; ``connmw.asgi.request_facts(scope)`` and ``connmw.wsgi.request_facts(environ)``
+    read it. Instances are shared between requests with
     the same facts, so they are immutable.
     """
 

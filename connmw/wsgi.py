@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     Write = Callable[[bytes], object]
     Held = tuple[str, list[tuple[str, str]], OptExcInfo | None]  # a held start_response call
 
-__all__ = ["ENVIRON_KEY", "ConnectionMiddleware"]
+__all__ = ["ENVIRON_KEY", "ConnectionMiddleware", "request_facts"]
 
 ENVIRON_KEY: Final = "connmw.request"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published in the environ."""
@@ -263,6 +263,12 @@ class ConnectionMiddleware(MiddlewareBase):
         if not _warned_malformed:
             _warned_malformed.append(True)
             logger.warning("app sent header %s that WSGI cannot carry; passed on unchanged", name)
+
+
+def request_facts(environ: WSGIEnvironment) -> RequestFacts | None:
+    """What connmw read from this request's connection fields, or ``None`` if it did not see it."""
+    facts = environ.get(ENVIRON_KEY)
+    return facts if isinstance(facts, RequestFacts) else None
 
 
 def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server passes the rest)

@@ -29,7 +29,7 @@ app.add_middleware(ConnectionMiddleware)
 
 @app.api_route("/", methods=["GET", "POST"], response_class=PlainTextResponse)
 async def home(request: Request) -> str:
-    facts = request.scope["connmw"]  # what connmw read from the request's Connection field
+    facts = request.state.connmw  # what connmw read from the request's Connection field
     return f"hello over HTTP/{facts.http_version}; persistent: {facts.persistent}\n"
 
 

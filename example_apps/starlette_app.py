@@ -33,7 +33,7 @@ from connmw.asgi import ConnectionMiddleware
 
 
 async def home(request: Request) -> Response:
-    facts = request.scope["connmw"]  # what connmw read from the request's Connection field
+    facts = request.state.connmw  # what connmw read from the request's Connection field
     return PlainTextResponse(f"hello over HTTP/{facts.http_version}; persistent: {facts.persistent}\n")
 
 

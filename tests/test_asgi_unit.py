@@ -20,7 +20,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from connmw import ConfigError, ForbiddenHeaderError, RequestFacts, drain, undrain
-from connmw.asgi import ConnectionMiddleware, Message, Receive, Scope, Send
+from connmw.asgi import STATE_KEY, ConnectionMiddleware, Message, Receive, Scope, Send, request_facts
 from connmw.rules import Header
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -146,13 +146,32 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterable[None]:
 # --------------------------------------------------------------------------------------
 
 
-def test_http_scope_is_copied_and_facts_published() -> None:
+def test_facts_are_published_in_the_requests_state_without_copying_the_scope() -> None:
+    # Servers give each request a copy of the lifespan state (ASGI lifespan spec): the
+    # request's own namespace, where Starlette's request.state reads.
+    state = {"db": "pool"}
+    scope = http_scope("1.1", (b"connection", b"keep-alive"), state=state)
+    before = dict(scope)
+    recorder, _ = run(scope, *PLAIN)
+    assert recorder.scope is scope, "nothing in the scope itself changes: no copy needed"
+    assert scope == before and scope["state"] is state
+    assert state.keys() == {"db", STATE_KEY}
+    facts = request_facts(recorder.scope)
+    assert facts is state[STATE_KEY]
+    assert isinstance(facts, RequestFacts)
+    assert facts.persistent
+    assert facts.http_version == "1.1"
+    assert facts.tokens.keep_alive
+
+
+def test_without_a_state_the_scope_is_copied_before_facts_are_added() -> None:
     scope = http_scope("1.1", (b"connection", b"keep-alive"))
     before = dict(scope)
     recorder, _ = run(scope, *PLAIN)
-    assert scope == before, "the server's scope must not change"
+    assert scope == before and "state" not in scope, "the server's scope must not change"
     assert recorder.scope is not scope
-    facts = recorder.scope["connmw"]
+    assert recorder.scope["state"].keys() == {STATE_KEY}
+    facts = request_facts(recorder.scope)
     assert isinstance(facts, RequestFacts)
     assert facts.persistent
     assert facts.http_version == "1.1"
@@ -309,10 +328,13 @@ def test_request_headers_stripped_when_asked() -> None:
         (b"x-secret", b"1"),
         (b"authorization", b"Bearer t"),
         (b"te", b"gzip, trailers"),
+        state={},
     )
-    server_headers = list(scope["headers"])
+    server_headers = scope["headers"]
+    copy = list(server_headers)
     recorder, middleware = run(scope, *PLAIN, strip_request_headers=True)
-    assert scope["headers"] == server_headers
+    assert recorder.scope is not scope, "changing the headers means copying the scope"
+    assert scope["headers"] is server_headers and server_headers == copy
     seen = recorder.scope["headers"]
     assert (b"authorization", b"Bearer t") in seen
     assert (b"te", b"trailers") in seen

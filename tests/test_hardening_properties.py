@@ -356,6 +356,7 @@ def asgi_http_property(
     parts: list[bytes],
     draining: bool,
     port: int,
+    state: bool,
 ) -> None:
     oracle = Oracle(LOADED[config])
     middleware = ASGI[config]
@@ -382,6 +383,9 @@ def asgi_http_property(
         "client": ("127.0.0.1", port),
         "server": ("127.0.0.1", 8000),
     }
+    if state:
+        scope["state"] = {"from-lifespan": 1}  # as uvicorn, hypercorn and granian give it
+    before = dict(scope)
     server = FakeServer([{"type": "http.request", "body": b"", "more_body": False}])
     if draining:
         drain()
@@ -393,8 +397,10 @@ def asgi_http_property(
     finally:
         undrain()
 
-    assert scope["headers"] is client and client == original  # the server's scope is untouched
-    assert isinstance(seen["connmw"], RequestFacts)
+    assert scope == before and scope.keys() == before.keys()  # the server's scope is untouched
+    assert scope["headers"] is client and client == original
+    assert isinstance(connmw_asgi.request_facts(seen), RequestFacts)
+    assert seen["state"]["from-lifespan"] == 1 if state else seen["state"].keys() == {"connmw"}
     if oracle.config.strip_request_headers:
         check_request(oracle, version, client, seen["headers"])
     else:
@@ -458,6 +464,7 @@ asgi_http_args = {
     "container": st.sampled_from([list, tuple, iter]),
     "parts": bodies,
     "draining": st.booleans(),
+    "state": st.booleans(),
     "port": st.integers(40000, 40003),
 }
 

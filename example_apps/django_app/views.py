@@ -7,10 +7,14 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from connmw.asgi import request_facts as asgi_request_facts
+from connmw.wsgi import request_facts as wsgi_request_facts
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    # connmw's facts about the request: environ["connmw.request"] on WSGI, scope["connmw"] on ASGI.
-    facts = request.META.get("connmw.request") or getattr(request, "scope", {}).get("connmw")
+    # connmw's facts about the request: environ["connmw.request"] on WSGI, the scope's state on ASGI.
+    scope = getattr(request, "scope", None)
+    facts = asgi_request_facts(scope) if scope is not None else wsgi_request_facts(request.META)
     if facts is None:
         return HttpResponse("hello (connmw is not in front of this app)\n", content_type="text/plain")
     text = f"hello over HTTP/{facts.http_version}; persistent: {facts.persistent}\n"

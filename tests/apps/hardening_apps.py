@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from connmw import wsgi as connmw_wsgi
-from connmw.asgi import ConnectionMiddleware, Receive, Scope, Send
+from connmw.asgi import ConnectionMiddleware, Receive, Scope, Send, request_facts
 from connmw.lifecycle import TABLE_LIMIT
 
 _OK_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
@@ -93,7 +93,7 @@ async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
     path = scope.get("path", "/")
     if path.endswith("/echo"):
         body = await _read_body(receive)
-        facts = scope.get("connmw")
+        facts = request_facts(scope)
         await _json(
             send,
             {

@@ -17,7 +17,7 @@ Routes (and the same under ``/bare``):
 * ``/trailers``: an ``x-checksum`` trailer, where the server offers the extension;
 * ``/sse``: sse-starlette (which sets ``Connection: keep-alive`` itself), four events
   0.25 s apart, each carrying the server's send time;
-* ``/facts``: what connmw published in ``scope["connmw"]``, as JSON;
+* ``/facts``: what connmw published in the request's state (``request.state.connmw``), as JSON;
 * ``/ws``: WebSocket echo (``echo:<message>``, then close), accepting with one
   hop-by-hop header (``Keep-Alive``) and one end-to-end header (``X-App``).
 """
@@ -74,7 +74,7 @@ async def sse(request: Request) -> Response:
 
 
 async def facts(request: Request) -> Response:
-    seen = request.scope["connmw"]
+    seen = request.state.connmw
     published = {
         "http_version": seen.http_version,
         "persistent": seen.persistent,

@@ -51,6 +51,7 @@ HTTP_SCOPE: dict[str, Any] = {
     ],
     "client": ("127.0.0.1", 5000),
     "server": ("127.0.0.1", 8000),
+    "state": {},  # uvicorn, hypercorn and granian give each request a copy of the lifespan state
 }
 
 WEBSOCKET_SCOPE: dict[str, Any] = {

@@ -2,8 +2,9 @@
 
 Method (every candidate of a scenario is timed in the same run, so only ratios matter):
 
-* ASGI: ``await app(dict(scope), receive, send)`` in a loop inside one coroutine, with a
-  ``send`` that does nothing; nothing suspends, so the event loop is not in the figure.
+* ASGI: ``await app(dict(scope), receive, send)`` in a loop inside one coroutine (the
+  HTTP scope with a fresh copy of its ``state``, as servers give it), with a ``send`` that
+  does nothing; nothing suspends, so the event loop is not in the figure.
   WSGI: call the app, iterate the body, call ``close()``, as a server does.
 * A batch is ``n`` requests, ``n`` calibrated so that the bare app's batch lasts about
   ``batch_seconds``. Rounds are interleaved: each round times one batch of every
@@ -155,9 +156,14 @@ async def _discard(message: apps.Message) -> None:
 
 async def _asgi_batch(app: apps.ASGIApp, scope: dict[str, Any], receive: apps.Receive, n: int) -> float:
     send = _discard
+    state = scope.get("state")
     start = perf_counter()
-    for _ in range(n):
-        await app(dict(scope), receive, send)
+    if state is None:
+        for _ in range(n):
+            await app(dict(scope), receive, send)
+    else:
+        for _ in range(n):  # a state of its own per request, as servers give it
+            await app({**scope, "state": state.copy()}, receive, send)
     return (perf_counter() - start) * 1e6 / n
 
 
