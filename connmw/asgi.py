@@ -120,7 +120,11 @@ class ConnectionMiddleware(MiddlewareBase):
             else:
                 await self.app(scope, receive, send)
             return
-        facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
+        try:
+            version = scope["http_version"]  # required in HTTP scopes; try is free in CPython 3.11+
+        except KeyError:
+            version = "1.1"
+        facts = self._read_request(version, scope["headers"])
         state = scope.get("state")
         if state.__class__ is dict:  # _publish, inlined: the hot path
             state[STATE_KEY] = facts

@@ -816,7 +816,7 @@ class Policy:
         if not (version == "1.0" and facts.persistent):  # else framing decides per response
             answer = self.connection_fields(facts, 200)
             object.__setattr__(facts, "plain_answer", answer)
-            if not answer[1]:
+            if not answer[1] and not offered:  # a 101 answers only a request to upgrade
                 object.__setattr__(facts, "quick_fields", answer[0])
         object.__setattr__(facts, "unusual", version == "1.0" or tokens.flagged)
         if (
@@ -964,14 +964,15 @@ class Policy:
     def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
         """:meth:`finish_response` for the common response, in one step, or ``None``.
 
-        The common response: the connection stays open, the status is not 101 and every
-        header name is one already known to be end-to-end. Its headers need no cleaning,
+        The common response: the connection stays open, the request offers no upgrade
+        (so no 101 can be legitimate) and every header name is one already known to be
+        end-to-end. Its headers need no cleaning,
         only connmw's fields appended, so this returns the new list (``headers`` itself
         when no field is due, as on HTTP/2). ``None`` means "ask :meth:`finish_response`",
         which decides every other case and learns the names this call does not know yet.
         """
-        fields = request.quick_fields
-        if fields is None or status == 101:
+        fields = request.quick_fields  # None for a request that offers an upgrade (a 101)
+        if fields is None:
             return None
         ordinary = self._ordinary
         for name, _ in headers:

@@ -319,7 +319,7 @@ def quick_finish_agrees_with_finish_response(
     facts = policy.read_request(version, request)
     expected, close, removed = policy.finish_response(facts, status, app)  # learns the names
     quick = policy.quick_finish(facts, status, app)
-    ordinary = not close and not removed and status != 101 and facts.plain_answer is not None
+    ordinary = not close and not removed and not facts.upgrade and facts.plain_answer is not None
     if ordinary and all(policy.kind_of(name) == ORDINARY for name, _ in app):
         assert quick is not None  # the common response is answered in one step
     if quick is not None:

@@ -9,8 +9,9 @@ connection per request). After one warm-up run per server, the req/s ratio
 wrapped / bare of each round is taken, and the median of the rounds is reported with
 their range; the idle server of a pair costs nothing while the other is measured.
 
-The machine has two cores shared by wrk, the server and whatever else runs, so req/s
-moves with the machine's load. Beside it, the server's CPU time per request (user +
+On a machine with two cores or more the server (with its workers) runs pinned to one
+core and wrk to another, so that they never take turns on one core; req/s still moves
+with whatever else runs. Beside it, the server's CPU time per request (user +
 system, from /proc, gunicorn's worker included) gives a CPU ratio bare / wrapped: what
 the req/s ratio is when the server is the bottleneck, and nearly blind to other load.
 
@@ -31,7 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,31 @@ def command(kind: str, app: str, port: int) -> list[str]:
     raise ValueError(kind)
 
 
+def _split_cpus() -> tuple[set[int] | None, set[int] | None]:
+    """(the server's CPUs, wrk's CPUs): one core each when the machine has two or more.
+
+    Pinned apart, the single-threaded server and wrk never take turns on one core, so a
+    round measures the server rather than the scheduler; the rest of the machine's load
+    still shows in the range of rounds.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[-1]}, {cpus[0]}
+
+
+SERVER_CPUS, WRK_CPUS = _split_cpus()
+
+
+def _pinned(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child (and what it forks, gunicorn's worker) to ``cpus``."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,6 +151,7 @@ def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_pinned(SERVER_CPUS),  # noqa: PLW1509 (only sets the CPU affinity)
     )
     try:
         deadline = time.monotonic() + 20
@@ -252,6 +279,7 @@ def wrk(port: int, seconds: float, extra: list[str], pid: int | None = None) -> 
         capture_output=True,
         timeout=seconds + 30,
         check=True,
+        preexec_fn=_pinned(WRK_CPUS),
     ).stdout
     rps = _RPS.search(out)
     if rps is None:
