@@ -83,6 +83,14 @@ Header = tuple[bytes, bytes]
 
 AnyName = Union[bytes, str]  # noqa: UP007 (a runtime alias on Python 3.10)
 
+_Pairs = Iterable[Any]
+"""How every loop here reads a header list it was given: pair by pair, whatever the pair.
+
+ASGI allows ``[name, value]`` lists as well as tuples (its own examples use lists), and
+WSGI lists hold str pairs. Typed ``Header``, a loop in the accelerated build would
+check each pair is a tuple of bytes and raise where the pure build reads on, so the
+loops see ``Any`` pairs and both builds behave alike (``tests/test_build.py``)."""
+
 # --------------------------------------------------------------------------------------
 # Tables
 # --------------------------------------------------------------------------------------
@@ -604,7 +612,8 @@ def check_switching_protocols(
         return "101 Switching Protocols sent to a request that asked for no upgrade (RFC 9110 §7.8)"
     chosen: list[bytes] = []
     accept: list[bytes] = []
-    for name, value in response_headers:
+    pairs: _Pairs = response_headers
+    for name, value in pairs:
         lower = name.lower()
         if lower == b"upgrade":
             chosen.extend(_upgrade_protocols(value))
@@ -745,10 +754,11 @@ class Policy:
         The list is either all-str (WSGI) or all-bytes (ASGI); the first name picks the
         cache, so the loop is one dict lookup per header.
         """
-        if not headers:
+        pairs: Sequence[Any] = headers  # loose, as _Pairs says
+        if not pairs:
             return False
-        kinds: dict[Any, int] = self._str_kinds if type(headers[0][0]) is str else self._kinds
-        for name, _ in headers:
+        kinds: dict[Any, int] = self._str_kinds if type(pairs[0][0]) is str else self._kinds
+        for name, _ in pairs:
             kind = kinds.get(name)
             if kind is None:
                 kind = self.kind_of(name)
@@ -834,7 +844,8 @@ class Policy:
         upgrade: bytes | None = None
         more: list[Header] | None = None  # repeated lines, joined once below: linear time
         wanted = _CONNECTION_OR_UPGRADE
-        for name, value in headers:
+        pairs: _Pairs = headers
+        for name, value in pairs:
             if name in wanted:  # one set probe per header, then which
                 if name == b"connection":
                     if connection is None:
@@ -875,11 +886,12 @@ class Policy:
         """
         if not self.needs_cleaning(headers):
             return headers, _NO_NAMES
-        values = [value for name, value in headers if self.kind_of(name) == CONNECTION]
+        pairs: _Pairs = headers
+        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
         nominated = self.tokens(values).nominated if values else _EMPTY
         kept = _without_hop_by_hop(self, headers, nominated, keep_te=False)
         kept_names = {name for name, _ in kept}
-        removed = tuple(dict.fromkeys([name.lower() for name, _ in headers if name not in kept_names]))
+        removed = tuple(dict.fromkeys([name.lower() for name, _ in pairs if name not in kept_names]))
         return kept, removed
 
     # -- responses -----------------------------------------------------------------
@@ -941,7 +953,8 @@ class Policy:
         list when the application sent no hop-by-hop header.
         """
         ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
-        for name, _ in headers:
+        pairs: _Pairs = headers
+        for name, _ in pairs:
             if name not in ordinary and self.kind_of(name):
                 return self._finish_dirty(request, status, headers, server_close, requests_left)
         answer = request.plain_answer
@@ -975,7 +988,8 @@ class Policy:
         if fields is None:
             return None
         ordinary = self._ordinary
-        for name, _ in headers:
+        pairs: _Pairs = headers
+        for name, _ in pairs:
             if name not in ordinary:
                 return None
         if fields:
@@ -990,7 +1004,8 @@ class Policy:
         server_close: bool,
         requests_left: int | None,
     ) -> ResponsePlan:
-        values = [value for name, value in headers if self.kind_of(name) == CONNECTION]
+        pairs: _Pairs = headers
+        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
         app = self.tokens(values) if values else NO_TOKENS
         keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
         # The app's Connection is always replaced by connmw's one field; replacing a
@@ -1004,7 +1019,7 @@ class Policy:
         )
         kept: list[Header] = []
         removed: list[bytes] = []
-        for name, value in headers:
+        for name, value in pairs:
             kind = self.kind_of(name)
             if kind == ORDINARY:
                 if app.nominated and name.lower() in app.nominated:
@@ -1049,7 +1064,8 @@ class Policy:
         keys: list[bytes] = []
         ws_versions: list[bytes] = []
         origins: list[bytes] = []
-        for raw_name, value in headers:
+        pairs: _Pairs = headers
+        for raw_name, value in pairs:
             name = raw_name.lower()
             if name == b"host":
                 host = True
@@ -1150,7 +1166,8 @@ def _join_repeated(
 
 
 def _has_content_length(headers: Iterable[Header]) -> bool:
-    return any(name.lower() == b"content-length" for name, _ in headers)
+    pairs: _Pairs = headers
+    return any(name.lower() == b"content-length" for name, _ in pairs)
 
 
 def _without_hop_by_hop(
@@ -1163,7 +1180,8 @@ def _without_hop_by_hop(
 ) -> list[Header]:
     kept: list[Header] = []
     trailers = False
-    for name, value in headers:
+    pairs: _Pairs = headers
+    for name, value in pairs:
         kind = policy.kind_of(name)
         if kind == ORDINARY:
             if name.lower() not in nominated:
@@ -1202,6 +1220,7 @@ def forwardable_headers(
             _DEFAULT_POLICY = Policy()
         policy = _DEFAULT_POLICY
     headers = list(headers)
-    values = [value for name, value in headers if name.lower() == b"connection"]
+    pairs: _Pairs = headers
+    values = [value for name, value in pairs if name.lower() == b"connection"]
     nominated = policy.tokens(values).nominated if values else _EMPTY
     return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)

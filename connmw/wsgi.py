@@ -460,15 +460,16 @@ def _to_bytes(headers: Iterable[Any]) -> tuple[list[Header], list[Any]]:
 
 
 def _to_str(
-    headers: list[tuple[str, str]], raw: list[Header], kept: Sequence[Header]
-) -> tuple[list[tuple[str, str]], Sequence[Header]]:
+    headers: Sequence[Any], raw: list[Header], kept: Sequence[Header]
+) -> tuple[list[Any], Sequence[Header]]:
     """The app's own pairs the rules kept (in order, as the app wrote them), and connmw's fields.
 
     The rules keep the app's headers in order, as the very bytes objects they were given,
     and append their own fields: identity, not equality, tells an app's ``connection:
     close`` from connmw's. TODO(rules): finish_response could return its fields apart.
     """
-    out: list[tuple[str, str]] = []
+    # Any, not tuple[str, str]: malformed pairs pass through as the app wrote them.
+    out: list[Any] = []
     index, size = 0, len(kept)
     for pair, (name, value) in zip(headers, raw, strict=True):
         if index < size and kept[index][0] is name and kept[index][1] is value:
