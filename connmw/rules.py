@@ -981,10 +981,10 @@ class Policy:
 
         The common response: the connection stays open, the request offers no upgrade
         (so no 101 can be legitimate) and every header name is one already known to be
-        end-to-end. Its headers need no cleaning,
-        only connmw's fields appended, so this returns the new list (``headers`` itself
-        when no field is due, as on HTTP/2). ``None`` means "ask :meth:`finish_response`",
-        which decides every other case and learns the names this call does not know yet.
+        end-to-end. Its headers need no cleaning, only connmw's fields appended, so this
+        returns the new list (``headers`` itself when no field is due, as on HTTP/2).
+        ``None`` means "ask :meth:`finish_response`", which decides every other case and
+        learns the names this call does not know yet.
         """
         fields = request.quick_fields  # None for a request that offers an upgrade (a 101)
         if fields is None:

@@ -30,11 +30,16 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pyproject() -> dict[str, Any]:
+    """The project's pyproject.toml, parsed."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
 def hook_table() -> dict[str, Any]:
     """``[tool.hatch.build.targets.wheel.hooks.mypyc]`` of pyproject.toml."""
-    with (ROOT / "pyproject.toml").open("rb") as file:
-        table: dict[str, Any] = tomllib.load(file)["tool"]["hatch"]["build"]["targets"]["wheel"]
-    return dict(table["hooks"]["mypyc"])
+    wheel: dict[str, Any] = pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]
+    return dict(wheel["hooks"]["mypyc"])
 
 
 def built_files() -> list[Path]:

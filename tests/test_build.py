@@ -7,28 +7,13 @@ the whole suite once more against them (``.ci/run``). These checks hold for eith
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Any
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 
 import connmw
-from tests.build_accelerated import hook_table
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _pyproject() -> dict[str, Any]:
-    with (ROOT / "pyproject.toml").open("rb") as file:
-        return tomllib.load(file)
+from tests.build_accelerated import ROOT, hook_table, pyproject
 
 
 def test_connmw_has_no_runtime_dependency() -> None:
-    assert _pyproject()["project"]["dependencies"] == []
+    assert pyproject()["project"]["dependencies"] == []
 
 
 def test_the_accelerated_build_is_opt_in_and_adds_no_runtime_dependency() -> None:
