@@ -105,9 +105,10 @@ class ConnectionMiddleware(MiddlewareBase):
         self.app = app
         # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
         self._plain = self._enabled and not (self._strip_request or self._lifecycle_on)
-        self._read_request = self._policy.read_request  # bound once: the hot path's two calls
-        self._quick_finish = self._policy.quick_finish
-        self._finish_response = self._policy.finish_response
+        # The rules again, as an attribute of this class: the accelerated build keeps such
+        # attributes in the instance and calls their methods directly, where MiddlewareBase's
+        # (a Python class) are looked up by name on every request.
+        self._rules = self._policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._plain:
@@ -124,9 +125,9 @@ class ConnectionMiddleware(MiddlewareBase):
             version = scope["http_version"]  # required in HTTP scopes; try is free in CPython 3.11+
         except KeyError:
             version = "1.1"
-        facts = self._read_request(version, scope["headers"])
+        facts = self._rules.read_request(version, scope["headers"])
         state = scope.get("state")
-        if state.__class__ is dict:  # _publish, inlined: the hot path
+        if type(state) is dict:  # _publish, inlined: the hot path
             state[STATE_KEY] = facts
         else:
             scope = _publish(scope, facts)
@@ -142,8 +143,8 @@ class ConnectionMiddleware(MiddlewareBase):
                 headers = message.get("headers")
                 if (
                     DRAIN.on
-                    or headers.__class__ is not list  # any other iterable: _start reads it once
-                    or (new := self._quick_finish(facts, message["status"], headers)) is None
+                    or type(headers) is not list  # any other iterable: _start reads it once
+                    or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
                 ):
                     message = self._start(message, facts, scope)
                 elif new is not headers:
@@ -157,10 +158,10 @@ class ConnectionMiddleware(MiddlewareBase):
     ) -> None:
         """Requests off the hot path: HTTP/1.0, reportable Connection fields, options on."""
         if facts is None:  # not read yet: the options sent this request here directly
-            facts = self._read_request(scope.get("http_version", "1.1"), scope["headers"])
+            facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             scope = _publish(scope, facts)
         if self._strip_request:
-            headers = self._policy.strip_request(scope["headers"], facts)
+            headers = self._rules.strip_request(scope["headers"], facts)
             if headers is not scope["headers"]:
                 scope = dict(scope, headers=headers)  # a copy: the server's scope stays as it was
         if facts.tokens.flagged:
@@ -180,14 +181,14 @@ class ConnectionMiddleware(MiddlewareBase):
     def _start(self, message: Message, facts: RequestFacts, scope: Scope, framing: bool = False) -> Message:
         """The response start as it must go out, with lifecycle decisions; counts."""
         headers = message.get("headers", ())
-        if headers.__class__ is not list:
+        if type(headers) is not list:
             headers = list(headers)  # an iterator is read once: send the list from now on
             message = {**message, "headers": headers}
         reason: str | None = None
         left: int | None = None
         if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
             reason, left = self._lifecycle.decide(_connection_key(scope))
-        new, close, removed = self._finish_response(
+        new, close, removed = self._rules.finish_response(
             facts, message["status"], headers, server_close=reason is not None, requests_left=left
         )
         if close or removed:
@@ -265,7 +266,7 @@ class ConnectionMiddleware(MiddlewareBase):
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._config.ws_validate:
-            verdict = self._policy.judge_websocket("GET", scope.get("http_version", "1.1"), scope["headers"])
+            verdict = self._rules.judge_websocket("GET", scope.get("http_version", "1.1"), scope["headers"])
             if not verdict.accepted:
                 self._reporter.rejected(verdict.code, verdict.reason)
                 if "websocket.http.response" in (scope.get("extensions") or {}):
@@ -279,7 +280,7 @@ class ConnectionMiddleware(MiddlewareBase):
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "websocket.accept" and message.get("headers"):
                 headers = list(message["headers"])
-                kept, removed = self._policy.clean_accept_headers(headers)
+                kept, removed = self._rules.clean_accept_headers(headers)
                 if removed:
                     self._removed(removed)
                     message = {**message, "headers": kept}
@@ -292,7 +293,7 @@ class ConnectionMiddleware(MiddlewareBase):
     def _removed(self, names: Sequence[bytes]) -> None:
         if self._strict:
             name = names[0]
-            raise ForbiddenHeaderError(name.decode("latin-1"), self._policy.why_removed(name))
+            raise ForbiddenHeaderError(name.decode("latin-1"), self._rules.why_removed(name))
         self._reporter.stripped(names)
 
     def _abuse(self, facts: RequestFacts) -> None:
@@ -319,7 +320,7 @@ def _publish(scope: Scope, facts: RequestFacts) -> Scope:
     without a state dict is copied first (ASGI: copy, then change).
     """
     state = scope.get("state")
-    if state.__class__ is dict:
+    if type(state) is dict:
         state[STATE_KEY] = facts
         return scope
     base = dict(state) if isinstance(state, Mapping) else {}

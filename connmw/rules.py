@@ -847,18 +847,19 @@ class Policy:
         # Loose pairs, as _Pairs says; servers give a list, which the compiled build reads
         # fastest (anything else is read once into one).
         pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
-        for name, value in pairs:
+        for pair in pairs:
+            name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
             if name in wanted:  # one set probe per header, then which
                 if name == b"connection":
                     if connection is None:
-                        connection = value
+                        connection = pair[1]
                         continue
                 elif upgrade is None:
-                    upgrade = value
+                    upgrade = pair[1]
                     continue
                 if more is None:
                     more = []
-                more.append((name, value))
+                more.append((name, pair[1]))
         if more is not None:
             connection, upgrade = _join_repeated(connection, upgrade, more)
         if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path

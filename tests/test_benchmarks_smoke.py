@@ -3,7 +3,10 @@
 The default run only proves the suite works: ``python -m tests.benchmarks.run --smoke``
 in a subprocess (so nothing of ``tests/benchmarks`` is imported here) times a few
 requests of every in-process scenario and must report every candidate, connmw included,
-without a failure. No speed is asserted there.
+without a failure. No speed is asserted there. The applications servers import for the
+load and instruction counts (``apps.<app>__<wrapper>``) are each served once through
+uvicorn's protocol, in-process, and must answer with the Connection field their wrapper
+stands for: a floor that says nothing would make the comparison meaningless.
 
 ``-m benchmark`` runs the full in-process suite and asserts the README's targets: connmw's
 added cost at most 0.7x Starlette's TrustedHostMiddleware's (ASGI) and 0.35x werkzeug's
@@ -54,6 +57,39 @@ def test_inprocess_suite_runs(tmp_path: Path) -> None:
         "ASGI connmw / TrustedHost",
         "WSGI connmw / ProxyFix",
     }
+
+
+SERVED_CONNECTION = {  # what each wrapper must say on a keep-alive HTTP/1.1 response
+    "bare": None,
+    "connmw": b"keep-alive",
+    "keep-alive field only": b"keep-alive",
+    "connmw, explicit_keep_alive=0": None,
+}
+
+
+@pytest.mark.parametrize("application", ["asgi_plain", "starlette"])
+@pytest.mark.parametrize("wrapper", list(SERVED_CONNECTION))
+def test_served_applications_answer_as_their_wrapper_says(application: str, wrapper: str) -> None:
+    import asyncio  # noqa: PLC0415 (only this test drives the benchmark's applications)
+
+    from tests.benchmarks import apps, bench_inprocess  # noqa: PLC0415
+
+    app = getattr(apps, f"{application}__{apps.SERVED_NAMES[wrapper]}")
+
+    async def serve_two() -> Any:
+        protocol, transport = bench_inprocess._uvicorn_connection(app)  # on this loop
+        await bench_inprocess._uvicorn_batch(protocol, 2)
+        return transport
+
+    transport = asyncio.run(serve_two())
+    assert transport.responses == 2
+    head = transport.first.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert head[0] == b"HTTP/1.1 200 OK"
+    connection = [
+        line.split(b":", 1)[1].strip() for line in head[1:] if line.lower().startswith(b"connection:")
+    ]
+    expected = SERVED_CONNECTION[wrapper]
+    assert connection == ([] if expected is None else [expected])
 
 
 @pytest.mark.benchmark

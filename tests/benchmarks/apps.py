@@ -277,6 +277,34 @@ class AsgiPassThrough:
         await self.app(scope, receive, send)
 
 
+class AsgiKeepAliveOnly:
+    """The cheapest middleware that says ``Connection: keep-alive`` on every response.
+
+    It appends the field to each response start (in a new message, as connmw does) and
+    does nothing else: not one check. Served beside connmw it shows the floor any
+    middleware that states persistence on the wire pays, most of it in the server
+    (uvicorn parses every field of the response head, and a Connection field more
+    than most), so that connmw's own share can be told apart from it.
+    """
+
+    FIELD = (b"connection", b"keep-alive")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        def send_with_field(message: Message) -> Awaitable[None]:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), self.FIELD]}
+            return send(message)
+
+        await self.app(scope, receive, send_with_field)
+
+
 class WsgiPassThrough:
     """The cheapest possible WSGI middleware."""
 
@@ -292,6 +320,16 @@ def _connmw_asgi(app: ASGIApp) -> ASGIApp:
     from connmw.config import load_config  # noqa: PLC0415
 
     return ConnectionMiddleware(app, config=load_config(environ={}))
+
+
+def _connmw_quiet(app: ASGIApp) -> ASGIApp:
+    """connmw with ``explicit_keep_alive`` off: nothing said on persistent HTTP/1.1 responses."""
+    from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
+    from connmw.config import load_config  # noqa: PLC0415
+
+    return ConnectionMiddleware(
+        app, config=load_config(environ={}, **_CONNMW_OPTIONS["connmw, explicit_keep_alive=0"])
+    )
 
 
 def _connmw_wsgi(app: WSGIApp) -> WSGIApp:
@@ -338,6 +376,11 @@ ASGI_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "starlette TrustedHost": _trusted_host,
     "starlette GZip": _gzip,
 }
+FLOOR_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
+    "keep-alive field only": AsgiKeepAliveOnly,
+    "connmw, explicit_keep_alive=0": _connmw_quiet,
+}
+"""Served under load and counted by callgrind beside connmw, to split its cost (ASGI)."""
 WSGI_WRAPPERS: dict[str, Callable[[WSGIApp], WSGIApp]] = {
     "bare": _bare,
     "do-nothing wrapper": WsgiPassThrough,
@@ -353,28 +396,50 @@ _SERVED: dict[str, Callable[[], Any]] = {
     "wsgi_plain": lambda: wsgi_plain,
     "asgi_sized": lambda: asgi_sized,
 }
-_SERVED_WRAPPERS = {"bare": "bare", "connmw": "connmw", "passthrough": "do-nothing wrapper"}
+_SERVED_WRAPPERS = {
+    "bare": "bare",
+    "connmw": "connmw",
+    "passthrough": "do-nothing wrapper",
+    "keepalive_only": "keep-alive field only",
+    "connmw_quiet": "connmw, explicit_keep_alive=0",
+}
+_CONNMW_OPTIONS: dict[str, dict[str, Any]] = {
+    "connmw": {},
+    "connmw, explicit_keep_alive=0": {"explicit_keep_alive": False},
+}
+SERVED_NAMES = {label: suffix for suffix, label in _SERVED_WRAPPERS.items()}
+"""A wrapper's label → the suffix servers import it by (``asgi_plain__<suffix>``)."""
 _BUILT: dict[str, Any] = {}
 
 
 def __getattr__(name: str) -> Any:
-    """``APP__WRAPPER`` (``asgi_plain__connmw``, ``starlette__bare``…), built once."""
+    """``APP__WRAPPER`` (``asgi_plain__connmw``, ``starlette__bare``…), built once.
+
+    A Starlette application gets its wrapper the documented way, ``add_middleware``
+    (inside Starlette's ServerErrorMiddleware), any other application is wrapped directly.
+    """
     if name in _BUILT:
         return _BUILT[name]
     base, sep, wrapper = name.partition("__")
-    if not sep or base not in _SERVED:
-        raise AttributeError(name)
-    if wrapper == "connmw" and base == "starlette":
-        from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
-        from connmw.config import load_config  # noqa: PLC0415
-
-        app = starlette_app()  # the documented way: add_middleware
-        app.add_middleware(ConnectionMiddleware, config=load_config(environ={}))  # type: ignore[attr-defined]
-        _BUILT[name] = app
-        return app
-    wrappers = WSGI_WRAPPERS if base.startswith("wsgi") else ASGI_WRAPPERS
     label = _SERVED_WRAPPERS.get(wrapper)
-    if label is None:
+    if not sep or base not in _SERVED or label is None:
         raise AttributeError(name)
-    _BUILT[name] = wrappers[label](_SERVED[base]())  # type: ignore[index]
-    return _BUILT[name]
+    wrappers: dict[str, Any] = (
+        WSGI_WRAPPERS if base.startswith("wsgi") else {**ASGI_WRAPPERS, **FLOOR_WRAPPERS}
+    )
+    if label not in wrappers:
+        raise AttributeError(name)
+    if base == "starlette" and label != "bare":
+        app = starlette_app()
+        if label in _CONNMW_OPTIONS:
+            from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
+            from connmw.config import load_config  # noqa: PLC0415
+
+            config = load_config(environ={}, **_CONNMW_OPTIONS[label])
+            app.add_middleware(ConnectionMiddleware, config=config)  # type: ignore[attr-defined]
+        else:
+            app.add_middleware(wrappers[label])  # type: ignore[attr-defined]
+    else:
+        app = wrappers[label](_SERVED[base]())
+    _BUILT[name] = app
+    return app

@@ -24,7 +24,8 @@ chunks. One more ASGI scenario serves the plain app through uvicorn's own
 included, as ``uvicorn --http httptools`` runs it): it adds the server's share of each
 wrapper's cost (uvicorn parses every header a middleware adds), and bare / connmw time
 there estimates the wrk req/s ratio of a CPU-bound server without the noise of sockets
-and a load generator sharing two cores.
+and a load generator sharing two cores. There, two more candidates split connmw's cost:
+a middleware that only appends ``Connection: keep-alive`` and connmw without that field.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ RATIOS: list[tuple[str, str, str, str, float | None]] = [
     ("WSGI connmw / ProxyFix, 30 headers", "wsgi", "30 headers", "werkzeug ProxyFix", None),
     ("ASGI connmw / TrustedHost, WebSocket", "asgi", "websocket handshake", "starlette TrustedHost", None),
     ("ASGI connmw / TrustedHost, uvicorn protocol", "asgi", UVICORN_SCENARIO, "starlette TrustedHost", None),
+    (
+        "ASGI connmw / keep-alive field only, uvicorn protocol",
+        "asgi",
+        UVICORN_SCENARIO,
+        "keep-alive field only",
+        None,
+    ),
 ]
 
 
@@ -319,7 +327,7 @@ async def _uvicorn_scenario(settings: Settings) -> list[Row]:
     (it parses every header connmw adds), without the noise of sockets and a load generator."""
     rows: list[Row] = []
     built: dict[str, Any] = {}
-    for name, wrap in apps.ASGI_WRAPPERS.items():
+    for name, wrap in {**apps.ASGI_WRAPPERS, **apps.FLOOR_WRAPPERS}.items():
         row = Row("asgi", UVICORN_SCENARIO, name)
         rows.append(row)
         try:

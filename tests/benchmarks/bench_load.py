@@ -1,19 +1,26 @@
 """Under load: wrk against real servers serving the bare and the wrapped application.
 
-Method: for each application, two servers run side by side on loopback, one serving it
+Method: for each application, servers run side by side on loopback, one serving it
 bare and one wrapped by connmw: uvicorn (``--http httptools``, uvloop, one worker, no
 access log) for ASGI, gunicorn (``-k gthread --threads 4``, one worker) for WSGI. Each
-round runs ``wrk -t1 -c32 -d<seconds>s`` against both, in an order that alternates from
-round to round, once with keep-alive and once with ``-H "Connection: close"`` (a new
-connection per request). After one warm-up run per server, the req/s ratio
-wrapped / bare of each round is taken, and the median of the rounds is reported with
-their range; the idle server of a pair costs nothing while the other is measured.
+round runs ``wrk -t1 -c32 -d<seconds>s`` against every server of the application in an
+order that rotates from round to round, once with keep-alive and once with
+``-H "Connection: close"`` (a new connection per request). After one warm-up run per
+server, the req/s ratio wrapped / bare of each round is taken, and the median of the
+rounds is reported with their range; idle servers cost nothing while another is measured.
+
+For the ASGI applications two more wrappers are measured with keep-alive (the
+``floor``): a middleware that only appends ``Connection: keep-alive`` (what saying so on
+the wire costs any middleware, most of it in uvicorn's handling of one more response
+field) and connmw with ``explicit_keep_alive=0``. Together they split connmw's cost into
+the field it says and the rest.
 
 On a machine with two cores or more the server (with its workers) runs pinned to one
 core and wrk to another, so that they never take turns on one core; req/s still moves
 with whatever else runs. Beside it, the server's CPU time per request (user +
 system, from /proc, gunicorn's worker included) gives a CPU ratio bare / wrapped: what
-the req/s ratio is when the server is the bottleneck, and nearly blind to other load.
+the req/s ratio is when the server is the bottleneck, and less sensitive to other load.
+``bench_instructions`` counts instructions instead, which other load does not move.
 
 Servers are subprocesses in sessions of their own, stopped by their process group id
 (their own children only, e.g. gunicorn's worker) when a pair is done.
@@ -36,6 +43,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from . import apps
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "tests.benchmarks.apps"
@@ -129,7 +138,15 @@ def head(port: int, path: str = "/", timeout: float = 2.0) -> bytes:
         return data.split(b"\r\n\r\n", 1)[0]
 
 
-def _connection_of(response_head: bytes) -> str | None:
+def server_env() -> dict[str, str]:
+    """A server's environment: this checkout importable, no ``CONNMW_*`` of the shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNMW_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def connection_of(response_head: bytes) -> str | None:
+    """The Connection field(s) of a response head, joined; ``None`` if there is none."""
     values = [
         line.split(b":", 1)[1].strip().decode("latin-1")
         for line in response_head.split(b"\r\n")[1:]
@@ -142,12 +159,10 @@ def _connection_of(response_head: bytes) -> str | None:
 def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
     """Start a server for ``apps.<app>``, wait until it answers 200, stop it afterwards."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNMW_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
         command(kind, app, port),
         cwd=ROOT,
-        env=env,
+        env=server_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -169,7 +184,7 @@ def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
             if not response.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(f"{kind} serving {app}: {response[:200]!r}")
             break
-        yield Server(f"{kind}:{app}", process.pid, port, _connection_of(response))
+        yield Server(f"{kind}:{app}", process.pid, port, connection_of(response))
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -189,20 +204,27 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 WRK_CONNECTIONS = 32
 
 
+FLOOR = ("keep-alive field only", "connmw, explicit_keep_alive=0")
+"""Served beside connmw with keep-alive (see :data:`apps.FLOOR_WRAPPERS`): what saying
+``Connection: keep-alive`` costs any middleware, and connmw without that field."""
+
+
 @dataclass(frozen=True)
 class Comparison:
     name: str
     server: str  # "uvicorn" or "gunicorn"
     app: str  # a base name of apps._SERVED
     target: float | None  # wrapped / bare req/s, at least
+    floor: tuple[str, ...] = ()  # wrappers also measured with keep-alive
 
 
 COMPARISONS = [
-    Comparison("ASGI plain app, uvicorn httptools", "uvicorn", "asgi_plain", 0.93),
-    Comparison("Starlette app with a route, uvicorn httptools", "uvicorn", "starlette", 0.96),
+    Comparison("ASGI plain app, uvicorn httptools", "uvicorn", "asgi_plain", 0.93, FLOOR),
+    Comparison("Starlette app with a route, uvicorn httptools", "uvicorn", "starlette", 0.96, FLOOR),
     Comparison("WSGI plain app, gunicorn gthread", "gunicorn", "wsgi_plain", None),
 ]
 MODES = {"keep-alive": [], "Connection: close": ["-H", "Connection: close"]}
+KEEP_ALIVE = "keep-alive"
 
 
 @dataclass(frozen=True)
@@ -229,6 +251,7 @@ class Result:
     comparison: str
     mode: str
     target: float | None
+    wrapper: str = "connmw"
     bare: list[float] = field(default_factory=list)  # req/s per round
     wrapped: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)  # wrapped / bare per round
@@ -298,41 +321,63 @@ def wrk(port: int, seconds: float, extra: list[str], pid: int | None = None) -> 
 
 
 def _compare(comparison: Comparison, settings: Settings) -> list[Result]:
-    results = [Result(comparison.name, mode, comparison.target) for mode in MODES]
+    """Results for connmw in both modes, and for the floor wrappers with keep-alive."""
+    wrappers = ["connmw", *comparison.floor]
+    plan = {
+        mode: [
+            Result(comparison.name, mode, comparison.target if wrapper == "connmw" else None, wrapper)
+            for wrapper in (wrappers if mode == KEEP_ALIVE else ["connmw"])
+        ]
+        for mode in MODES
+    }
     try:
-        with (
-            serve(comparison.server, f"{comparison.app}__bare") as bare,
-            serve(comparison.server, f"{comparison.app}__connmw") as wrapped,
-        ):
-            for result, extra in zip(results, MODES.values(), strict=True):
-                _rounds(result, bare, wrapped, extra, settings)
+        with contextlib.ExitStack() as stack:
+            servers = {
+                wrapper: stack.enter_context(
+                    serve(comparison.server, f"{comparison.app}__{apps.SERVED_NAMES[wrapper]}")
+                )
+                for wrapper in ["bare", *wrappers]
+            }
+            for mode, results in plan.items():
+                _rounds(results, servers, MODES[mode], settings)
     except Exception as exc:
-        for result in results:
-            if result.ratio is None:
-                result.error = _one_line(exc)
-    return results
+        for results in plan.values():
+            for result in results:
+                if result.ratio is None:
+                    result.error = _one_line(exc)
+    return [result for results in plan.values() for result in results]
 
 
-def _rounds(result: Result, bare: Server, wrapped: Server, extra: list[str], settings: Settings) -> None:
-    """Warm both servers up, then alternate wrk runs between them."""
-    result.connection_bare, result.connection_wrapped = bare.connection, wrapped.connection
-    for server in (bare, wrapped):
+def _rounds(results: list[Result], servers: dict[str, Server], extra: list[str], settings: Settings) -> None:
+    """Warm every server up, then run wrk against each in turn, the order rotating by round."""
+    bare = servers["bare"]
+    measured = [bare, *(servers[result.wrapper] for result in results)]
+    for server in measured:
         wrk(server.port, settings.warmup, extra)
     for r in range(settings.rounds):
+        shift = r % len(measured)
         runs = {}
-        for server in (bare, wrapped) if r % 2 == 0 else (wrapped, bare):
+        for server in measured[shift:] + measured[:shift]:
             runs[server.name] = wrk(server.port, settings.seconds, extra, server.pid)
-        on_bare, on_wrapped = runs[bare.name], runs[wrapped.name]
-        result.bare.append(on_bare.requests_per_second)
-        result.wrapped.append(on_wrapped.requests_per_second)
-        result.ratios.append(on_wrapped.requests_per_second / on_bare.requests_per_second)
-        result.bare_cpu_us.append(on_bare.cpu_us)
-        result.wrapped_cpu_us.append(on_wrapped.cpu_us)
-        result.errors += on_bare.errors + on_wrapped.errors
-    result.ratio = statistics.median(result.ratios)
-    wrapped_cpu = statistics.median(result.wrapped_cpu_us)
-    result.cpu_ratio = statistics.median(result.bare_cpu_us) / wrapped_cpu if wrapped_cpu else None
-    result.met = None if result.target is None else result.ratio >= result.target
+        on_bare = runs[bare.name]
+        for result in results:
+            on_wrapped = runs[servers[result.wrapper].name]
+            result.bare.append(on_bare.requests_per_second)
+            result.wrapped.append(on_wrapped.requests_per_second)
+            result.ratios.append(on_wrapped.requests_per_second / on_bare.requests_per_second)
+            result.bare_cpu_us.append(on_bare.cpu_us)
+            result.wrapped_cpu_us.append(on_wrapped.cpu_us)
+            result.errors += on_wrapped.errors
+        results[0].errors += on_bare.errors  # counted once
+    for result in results:
+        result.connection_bare, result.connection_wrapped = (
+            bare.connection,
+            servers[result.wrapper].connection,
+        )
+        result.ratio = statistics.median(result.ratios)
+        wrapped_cpu = statistics.median(result.wrapped_cpu_us)
+        result.cpu_ratio = statistics.median(result.bare_cpu_us) / wrapped_cpu if wrapped_cpu else None
+        result.met = None if result.target is None else result.ratio >= result.target
 
 
 def _one_line(exc: BaseException) -> str:
@@ -363,12 +408,13 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("error"):
         return f"load benchmark not run: {result['error']}"
     lines = [
-        "| application, server | connections | bare req/s | wrapped req/s | wrapped / bare (median) "
-        "| range of rounds | target | met | server CPU µs/req, bare → wrapped | CPU ratio |",
-        "|---|---|---:|---:|---:|---|---:|---|---:|---:|",
+        "| application, server | connections | wrapper | bare req/s | wrapped req/s "
+        "| wrapped / bare (median) | range of rounds | target | met "
+        "| server CPU µs/req, bare → wrapped | CPU ratio |",
+        "|---|---|---|---:|---:|---:|---|---:|---|---:|---:|",
     ]
     for row in result["results"]:
-        head = f"| {row['comparison']} | {row['mode']} |"
+        head = f"| {row['comparison']} | {row['mode']} | {row['wrapper']} |"
         if row["error"]:
             lines.append(f"{head} failed: {row['error']} | | | | | | | |")
             continue
@@ -386,10 +432,12 @@ def markdown(result: dict[str, Any]) -> str:
     settings = result["settings"]
     lines += [
         "",
-        f"wrk {result['wrk']}, {settings['rounds']} alternating rounds of {settings['seconds']:g} s; "
-        f"uvicorn {result['uvicorn']}; gunicorn {result['gunicorn']}. CPU ratio: the server's CPU time "
-        "per request, bare / wrapped (what the req/s ratio would be if the server were the only thing "
-        "running): far less sensitive than req/s to other processes on the machine.",
+        f"wrk {result['wrk']}, {settings['rounds']} rounds of {settings['seconds']:g} s, each against every "
+        f"server of the row's application in an order rotating by round; uvicorn {result['uvicorn']}; "
+        f"gunicorn {result['gunicorn']}. `keep-alive field only`: a middleware that appends "
+        "`Connection: keep-alive` and does nothing else, the floor of any middleware that says so on the "
+        "wire. CPU ratio: the server's CPU time per request, bare / wrapped (what the req/s ratio would "
+        "be if the server were the only thing running): less sensitive than req/s to other processes.",
     ]
     return "\n".join(lines)
 

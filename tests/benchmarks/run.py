@@ -1,6 +1,6 @@
 """Run connmw's benchmarks and print the README's tables.
 
-    python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream] [--json FILE]
+    python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream|instructions] [--json FILE]
 
 Absolute figures depend on the machine; every table gives ratios measured in one run,
 with the machine, the versions and the load average printed above them.
@@ -21,12 +21,17 @@ from typing import Any
 
 import connmw
 
-from . import bench_inprocess, bench_load, bench_stream
+from . import bench_inprocess, bench_instructions, bench_load, bench_stream
 
 SUITES: dict[str, tuple[str, Callable[[str], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "inprocess": ("In-process cost per request", bench_inprocess.run, bench_inprocess.markdown),
     "load": ("Under load (wrk)", bench_load.run, bench_load.markdown),
     "stream": ("Streaming", bench_stream.run, bench_stream.markdown),
+    "instructions": (
+        "Instructions per request in uvicorn (callgrind)",
+        bench_instructions.run,
+        bench_instructions.markdown,
+    ),
 }
 PACKAGES = ("uvicorn", "httptools", "uvloop", "starlette", "werkzeug", "gunicorn")
 
