@@ -167,7 +167,6 @@ TE: Final = 4
 _BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
 _BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
 
-_CONNECTION_OR_UPGRADE: Final[frozenset[bytes]] = frozenset({b"connection", b"upgrade"})
 _CACHE_LIMIT: Final = 4096
 _NO_HEADERS: Final[tuple[Header, ...]] = ()
 _NO_NAMES: Final[tuple[bytes, ...]] = ()
@@ -843,23 +842,26 @@ class Policy:
         connection: bytes | None = None
         upgrade: bytes | None = None
         more: list[Header] | None = None  # repeated lines, joined once below: linear time
-        wanted = _CONNECTION_OR_UPGRADE
         # Loose pairs, as _Pairs says; servers give a list, which the compiled build reads
         # fastest (anything else is read once into one).
         pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
         for pair in pairs:
             name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
-            if name in wanted:  # one set probe per header, then which
-                if name == b"connection":
-                    if connection is None:
-                        connection = pair[1]
-                        continue
-                elif upgrade is None:
+            # Two comparisons, not a set probe: a server's header names are new objects
+            # with no hash computed yet, and bytes of another length compare unequal at once.
+            if name == b"connection":
+                if connection is None:
+                    connection = pair[1]
+                    continue
+            elif name == b"upgrade":
+                if upgrade is None:
                     upgrade = pair[1]
                     continue
-                if more is None:
-                    more = []
-                more.append((name, pair[1]))
+            else:
+                continue
+            if more is None:
+                more = []
+            more.append((name, pair[1]))
         if more is not None:
             connection, upgrade = _join_repeated(connection, upgrade, more)
         if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
