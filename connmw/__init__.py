@@ -21,6 +21,7 @@ from .config import Config, load_config
 from .errors import (
     ConfigError,
     ConnmwError,
+    ForbiddenBodyError,
     ForbiddenHeaderError,
     ProtocolError,
     SwitchingProtocolsError,
@@ -32,6 +33,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConnmwError",
+    "ForbiddenBodyError",
     "ForbiddenHeaderError",
     "Policy",
     "ProtocolError",

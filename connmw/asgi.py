@@ -7,9 +7,9 @@ from typing import Any, Final, final
 
 from ._base import MiddlewareBase
 from .config import Config
-from .errors import ForbiddenHeaderError
+from .errors import ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .rules import Header, RequestFacts, body_needs_framing, close_reason
+from .rules import Header, RequestFacts, body_needs_framing, close_reason, no_content_reason
 
 __all__ = [
     "STATE_KEY",
@@ -131,14 +131,16 @@ class ConnectionMiddleware(MiddlewareBase):
             state[STATE_KEY] = facts
         else:
             scope = _publish(scope, facts)
-        if facts.unusual:
+        if facts.unusual or scope.get("method") == "HEAD":
             await self._call_unusual(scope, receive, send, facts)
             return
+        dropping: str | None = None  # why the response has no content, once its start says so
 
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.
+            nonlocal dropping
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
                 if (
@@ -147,9 +149,13 @@ class ConnectionMiddleware(MiddlewareBase):
                     or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
                 ):
                     message = self._start(message, facts, scope)
+                    # quick_finish declines every status without content (1xx, 204, 304).
+                    dropping = no_content_reason(None, message["status"])
                 elif new is not headers:
                     message = dict(message)  # copy, then set: a third cheaper than {**message, ...}
                     message["headers"] = new
+            elif dropping is not None:
+                message, dropping = self._no_content(message, dropping)
             return send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -157,7 +163,8 @@ class ConnectionMiddleware(MiddlewareBase):
     async def _call_unusual(
         self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
     ) -> None:
-        """Requests off the hot path: HTTP/1.0, reportable Connection fields, options on."""
+        """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
+        send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             scope = _publish(scope, facts)
@@ -264,6 +271,46 @@ class ConnectionMiddleware(MiddlewareBase):
                 await send(message)  # trailers, pathsend, …: not ours to hold back
 
         return send_http10
+
+    def _content_guard(self, scope: Scope, send: Send) -> Send:
+        """``send`` that drops the body bytes of a response without content.
+
+        A response to HEAD and a 1xx, 204 or 304 response end with their header section
+        (:func:`connmw.rules.no_content_reason`); bytes sent after it would be read by a
+        persistent client as the next response.
+        """
+        method = scope.get("method")
+        dropping: str | None = None
+
+        def send_guarded(message: Message) -> Awaitable[None]:
+            nonlocal dropping
+            if message["type"] == "http.response.start":
+                dropping = no_content_reason(method, message["status"])
+            elif dropping is not None:
+                message, dropping = self._no_content(message, dropping)
+            return send(message)
+
+        return send_guarded
+
+    def _no_content(self, message: Message, reason: str) -> tuple[Message, str]:
+        """A message after the start of a response without content, its body bytes dropped.
+
+        Returns the message to send and the reason still to report: ``""`` once the
+        response has been counted (strict mode raises instead). Trailers and unknown
+        messages pass; a file to send (pathsend, zerocopysend) becomes an empty body.
+        """
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not message.get("body"):
+                return message, reason
+        elif kind not in ("http.response.pathsend", "http.response.zerocopysend"):
+            return message, reason
+        if reason:
+            if self._strict:
+                raise ForbiddenBodyError(reason)
+            self._reporter.body_dropped(reason)
+        more = kind != "http.response.pathsend" and bool(message.get("more_body", False))
+        return {"type": "http.response.body", "body": b"", "more_body": more}, ""
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._config.ws_validate:

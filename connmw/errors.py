@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "ConnmwError",
+    "ForbiddenBodyError",
     "ForbiddenHeaderError",
     "ProtocolError",
     "SwitchingProtocolsError",
@@ -52,6 +53,19 @@ class ForbiddenHeaderError(ProtocolError):
     def __init__(self, header: str, why: str) -> None:
         super().__init__(f"app sent {why} header {header!r}", status_hint=500)
         self.header = header
+
+
+class ForbiddenBodyError(ProtocolError):
+    """Strict mode: the application sent body bytes in a response that has no content.
+
+    A response to HEAD and every 1xx, 204 and 304 response end with their header section
+    (RFC 9110 §6.4.1); ``reason`` is ``"head"``, ``"1xx"``, ``"204"`` or ``"304"``.
+    """
+
+    def __init__(self, reason: str) -> None:
+        what = "a response to HEAD" if reason == "head" else f"a {reason} response"
+        super().__init__(f"app sent body bytes in {what}, which has no content (RFC 9110 §6.4.1)")
+        self.reason = reason
 
 
 class SwitchingProtocolsError(ProtocolError):

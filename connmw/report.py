@@ -32,16 +32,25 @@ class Stats:
       ``max-requests``, ``max-age``, ``framing``) → responses that closed their
       connection;
     * ``request_abuse``: requests whose Connection field nominated a protected header,
-      had too many tokens or invalid tokens.
+      had too many tokens or invalid tokens;
+    * ``bodies_dropped``: why a response has no content (``head``, ``1xx``, ``204``,
+      ``304``) → responses whose body bytes connmw dropped.
     """
 
-    __slots__ = ("connections_closed", "handshakes_rejected", "headers_stripped", "request_abuse")
+    __slots__ = (
+        "bodies_dropped",
+        "connections_closed",
+        "handshakes_rejected",
+        "headers_stripped",
+        "request_abuse",
+    )
 
     def __init__(self) -> None:
         self.headers_stripped: dict[str, int] = {}
         self.handshakes_rejected: dict[str, int] = {}
         self.connections_closed: dict[str, int] = {}
         self.request_abuse: int = 0
+        self.bodies_dropped: dict[str, int] = {}
 
     def as_dict(self) -> dict[str, object]:
         """A snapshot fit for JSON (a metrics endpoint, a health check)."""
@@ -50,6 +59,7 @@ class Stats:
             "handshakes_rejected": dict(self.handshakes_rejected),
             "connections_closed": dict(self.connections_closed),
             "request_abuse": self.request_abuse,
+            "bodies_dropped": dict(self.bodies_dropped),
         }
 
     def __repr__(self) -> str:
@@ -84,6 +94,15 @@ class Reporter:
         """A response closed its connection, for ``reason``."""
         counts = self.stats.connections_closed
         counts[reason] = counts.get(reason, 0) + 1
+
+    def body_dropped(self, reason: str) -> None:
+        """Body bytes of a response without content (``reason`` from the rules) were dropped."""
+        counts = self.stats.bodies_dropped
+        counts[reason] = counts.get(reason, 0) + 1
+        if ("body", reason.encode()) not in _already_warned:
+            _already_warned.add(("body", reason.encode()))
+            what = "a response to HEAD" if reason == "head" else f"a {reason} response"
+            logger.warning("app sent body bytes in %s (RFC 9110 §6.4.1); dropped", what)
 
     def abuse(self, what: str) -> None:
         """A request's Connection field tried to nominate what it may not."""

@@ -42,6 +42,10 @@ Decisions of policy (each one pinned by a test; see the README's "Rules" section
 * A configured ``keep_alive_timeout`` hint goes on every persistent HTTP/1.x response,
   with ``Connection: keep-alive`` beside it even when ``explicit_keep_alive`` is off
   (Keep-Alive is connection-specific, RFC 9110 §7.6.1), and never on a closing one.
+* A response to HEAD and every 1xx, 204 and 304 response carries no content, whatever
+  the application returns (RFC 9110 §6.4.1; RFC 9112 §6.3): the adapters drop body bytes
+  (:func:`no_content_reason`), a HEAD response keeps the Content-Length the GET would
+  have had (RFC 9110 §9.3.2), and a 1xx or 204 loses any Content-Length (RFC 9110 §8.6).
 * A WebSocket handshake's method must be exactly ``GET`` (methods are case-sensitive,
   RFC 9110 §9.1). Origins follow RFC 6454 §6.2's serialisation; anything with a path,
   userinfo, query, fragment or a port above 65535 is not an origin.
@@ -73,6 +77,7 @@ __all__ = [
     "close_reason",
     "forwardable_headers",
     "is_token",
+    "no_content_reason",
     "normalize_http_version",
     "parse_connection",
     "websocket_accept",
@@ -766,8 +771,11 @@ class Policy:
         return False
 
     def why_removed(self, name: bytes) -> str:
-        """``"hop-by-hop"`` or ``"Connection-nominated"``: strict mode's word for a removal."""
-        return "hop-by-hop" if self.kind_of(name) else "Connection-nominated"
+        """Strict mode's word for a removal: ``"hop-by-hop"``, ``"Connection-nominated"`` or,
+        for Content-Length on a 1xx or 204, ``"framing"``."""
+        if self.kind_of(name):
+            return "hop-by-hop"
+        return "framing" if name.lower() == b"content-length" else "Connection-nominated"
 
     def is_protected(self, name: bytes) -> bool:
         """Whether a Connection field may never nominate this lower-case name."""
@@ -962,6 +970,8 @@ class Policy:
         for name, _ in pairs:
             if name not in ordinary and self.kind_of(name):
                 return self._finish_dirty(request, status, headers, server_close, requests_left)
+        if (status < 200 or status == 204) and _has_content_length(headers):
+            return self._finish_dirty(request, status, headers, server_close, requests_left)
         answer = request.plain_answer
         if answer is None or status == 101 or server_close or requests_left is not None:
             has_length = True
@@ -983,14 +993,16 @@ class Policy:
         """:meth:`finish_response` for the common response, in one step, or ``None``.
 
         The common response: the connection stays open, the request offers no upgrade
-        (so no 101 can be legitimate) and every header name is one already known to be
-        end-to-end. Its headers need no cleaning, only connmw's fields appended, so this
+        (so no 101 can be legitimate), the status is one whose response has content (not
+        1xx, 204 or 304: the adapters then drop body bytes, :func:`no_content_reason`)
+        and every header name is one already known to be end-to-end. Its headers need no
+        cleaning, only connmw's fields appended, so this
         returns the new list (``headers`` itself when no field is due, as on HTTP/2).
         ``None`` means "ask :meth:`finish_response`", which decides every other case and
         learns the names this call does not know yet.
         """
         fields = request.quick_fields  # None for a request that offers an upgrade (a 101)
-        if fields is None:
+        if fields is None or status < 200 or status in {204, 304}:
             return None
         ordinary = self._ordinary
         pairs: list[Any] = headers  # loose, as _Pairs says; a list is read fastest compiled
@@ -1022,12 +1034,16 @@ class Policy:
             and not app.too_many
             and app.nominated <= _UPGRADE_WISHES
         )
+        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response (it has no content).
+        lengthless = status < 200 or status == 204
         kept: list[Header] = []
         removed: list[bytes] = []
         for name, value in pairs:
             kind = self.kind_of(name)
             if kind == ORDINARY:
-                if app.nominated and name.lower() in app.nominated:
+                if (app.nominated and name.lower() in app.nominated) or (
+                    lengthless and name.lower() == b"content-length"
+                ):
                     removed.append(name.lower())
                 else:
                     kept.append((name, value))
@@ -1114,15 +1130,37 @@ class Policy:
         return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])
 
 
+def no_content_reason(method: str | None, status: int) -> str | None:
+    """Why this response carries no content, or ``None`` when it may carry a body.
+
+    RFC 9110 §6.4.1: a response to HEAD (§9.3.2) and every 1xx (§15.2), 204 (§15.3.5)
+    and 304 (§15.4.5) response ends with its header section (RFC 9112 §6.3 items 1-2),
+    whatever the application returns. Body bytes written after such a header section
+    are read by a persistent client as the start of the next response (a desync), so
+    both adapters drop them. The answer is the counter's key: ``"head"``, ``"1xx"``,
+    ``"204"`` or ``"304"``. A 2xx answer to CONNECT starts a tunnel, not a body; it is
+    not a framing question and gets ``None``.
+    """
+    if method == "HEAD":
+        return "head"
+    if status < 200:
+        return "1xx"
+    if status == 204:
+        return "204"
+    if status == 304:
+        return "304"
+    return None
+
+
 def body_needs_framing(status: int, method: str | None, headers: Iterable[Header]) -> bool:
     """Whether a response has a body but no Content-Length to delimit it.
 
     Such a body is chunked on HTTP/1.1 and close-delimited on HTTP/1.0 (RFC 9112 §6.3);
     chunked framing to an HTTP/1.0 client is forbidden (RFC 9112 §6.1), so the ASGI
     adapter holds such a body for HTTP/1.0 and sends it with a length. Responses to
-    HEAD and 1xx/204/304 have no body (RFC 9110 §6.4.1).
+    HEAD and 1xx/204/304 have no body (:func:`no_content_reason`).
     """
-    if status < 200 or status in (204, 304) or method == "HEAD":
+    if no_content_reason(method, status) is not None:
         return False
     return not _has_content_length(headers)
 

@@ -14,10 +14,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._base import MiddlewareBase
 from .config import Config
-from .errors import ForbiddenHeaderError, SwitchingProtocolsError
+from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
 from .report import logger
-from .rules import Header, Policy, RequestFacts, body_needs_framing, check_switching_protocols, close_reason
+from .rules import (
+    Header,
+    Policy,
+    RequestFacts,
+    body_needs_framing,
+    check_switching_protocols,
+    close_reason,
+    no_content_reason,
+)
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -30,6 +38,14 @@ __all__ = ["ENVIRON_KEY", "ConnectionMiddleware", "request_facts"]
 
 ENVIRON_KEY: Final = "connmw.request"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published in the environ."""
+
+# What the response's start said (rules.no_content_reason): absent before it started (PEP
+# 3333 lets an iterable call start_response lazily), None for a response with content, the
+# reason for one without, "" once its dropped body was counted.
+_NO_CONTENT: Final = "connmw.no_content"
+_NOT_STARTED: Final = "not started"
+# Status lines whose responses have no content, by their three digits (the rules decide).
+_NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
 
 # What a server does with an application's Connection field, measured on the wire (README,
 # "WSGI servers"). A server not listed is held to PEP 3333, which forbids the field.
@@ -108,13 +124,27 @@ class ConnectionMiddleware(MiddlewareBase):
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         key = (environ.get("SERVER_PROTOCOL"), environ.get("HTTP_CONNECTION"), environ.get("SERVER_SOFTWARE"))
         seen = self._plain.get(key)
-        if seen is not None and "HTTP_UPGRADE" not in environ and not (seen[1] and DRAIN.on):
+        if (
+            seen is not None
+            and "HTTP_UPGRADE" not in environ
+            and not (seen[1] and DRAIN.on)
+            and environ.get("REQUEST_METHOD") != "HEAD"
+        ):
             environ[ENVIRON_KEY] = seen[0]
             # A partial, not a nested def: two allocations instead of five, 0.07 µs a
             # request (a tenth of connmw's cost; the benchmark in the README).
-            return self.app(environ, partial(_quiet_start, self, environ, start_response))
+            result = self.app(environ, partial(_quiet_start, self, environ, start_response))
+            if environ.get(_NO_CONTENT, _NOT_STARTED) is not None:  # no content, or not started
+                return _WithoutContent.around(self, environ, result)
+            return result
         if not self._enabled:
             return self.app(environ, start_response)
+        return _WithoutContent.around(self, environ, self._respond(environ, start_response, key))
+
+    def _respond(
+        self, environ: WSGIEnvironment, start_response: StartResponse, key: tuple[Any, Any, Any]
+    ) -> Iterable[bytes]:
+        """The app's answer off the remembered path: judge, strip, hold, then call it."""
         protocol, connection, software = key
         upgrade = environ.get("HTTP_UPGRADE")
         facts = self._policy.request_facts(protocol or "", connection, upgrade)
@@ -136,7 +166,7 @@ class ConnectionMiddleware(MiddlewareBase):
         lone = (
             server == CLOSER and facts.persistent and facts.http_version != "1.0" and not self._lifecycle_on
         )
-        if server == QUIET or (lone and not DRAIN.on):
+        if (server == QUIET or (lone and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
             remember = not (
                 abuse or upgrade is not None or self._strip_request or len(connection or "") > 256
             )
@@ -167,6 +197,7 @@ class ConnectionMiddleware(MiddlewareBase):
         headers = headers if type(headers) is list else list(headers)
         server = _server_kind(environ.get("SERVER_SOFTWARE"))
         code = _status_code(status)
+        no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         reason: str | None = None
         left: int | None = None
         key = _connection_key(environ) if self._lifecycle_on else None
@@ -182,7 +213,7 @@ class ConnectionMiddleware(MiddlewareBase):
                 ):
                     self._known[pair[0]] = self._policy.kind_of(pair[0])
         fields: Sequence[Header]
-        answer = facts.plain_answer if code != 101 and reason is None and left is None else None
+        answer = facts.plain_answer if no_content is None and reason is None and left is None else None
         if answer is not None and not self._strict and not _dirty(self._policy, headers):
             out, (fields, close) = list(headers), answer  # granian's common case: add a field
         else:
@@ -202,6 +233,11 @@ class ConnectionMiddleware(MiddlewareBase):
             closer = getattr(getattr(write, "__self__", None), "force_close", None)
             if callable(closer):
                 closer()  # gunicorn's Response: it sends "Connection: close", then closes
+        if no_content is not None:
+            if environ.get(_NO_CONTENT) != "":  # a second start_response (exc_info) keeps "counted"
+                environ[_NO_CONTENT] = no_content
+            return partial(_write_nothing, self, environ)
+        environ[_NO_CONTENT] = None  # has content (an error page replacing a bodiless start too)
         return write
 
     def _clean(  # noqa: PLR0917 (the state of one start_response call)
@@ -255,6 +291,15 @@ class ConnectionMiddleware(MiddlewareBase):
             if (b"te", b"trailers") in kept:
                 environ["HTTP_TE"] = "trailers"  # the one TE element that may cross a hop
 
+    def _drop_body(self, environ: WSGIEnvironment) -> None:
+        """Body bytes of a response without content were dropped: count once, or raise (strict)."""
+        reason = environ.get(_NO_CONTENT)
+        if reason:
+            environ[_NO_CONTENT] = ""
+            if self._strict:
+                raise ForbiddenBodyError(reason)
+            self._reporter.body_dropped(reason)
+
     def _malformed(self, pairs: list[Any], exc_info: OptExcInfo | None) -> None:
         first = pairs[0]
         name = first[0] if type(first) is tuple and first and type(first[0]) is str else "?"
@@ -279,11 +324,11 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     headers: list[tuple[str, str]],
     exc_info: OptExcInfo | None = None,
 ) -> Write:
-    """start_response where the server decides alone: a clean non-1xx response passes as is."""
+    """start_response where the server decides alone: a clean response with content passes as is."""
     known = self._known  # the rules' answers for names seen before: 0 = ordinary
     clean = False
     try:
-        if status[0] != "1":
+        if status[:3] not in _NO_CONTENT_CODES:
             for name, _ in headers:
                 if known.get(name, 1):
                     break  # hop-by-hop, or not seen yet: ask the rules
@@ -292,8 +337,63 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
         pass
     if clean:
+        environ[_NO_CONTENT] = None  # started, with content
         return start_response(status, headers, exc_info)
     return self._start(environ, start_response, status, headers, exc_info)
+
+
+def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:
+    """``write()`` of a response without content: the bytes are dropped (and counted)."""
+    if data:
+        self._drop_body(environ)
+
+
+class _WithoutContent:
+    """The app's iterable, for a response that has no content or may turn out to have none.
+
+    Chunks pass while the response has content, or before it started (PEP 3333 lets a
+    generator call ``start_response`` lazily, before its first non-empty chunk). Once the
+    start says the response has no content (:func:`connmw.rules.no_content_reason`), the
+    first non-empty chunk is dropped and counted and nothing more is read: the server
+    then calls :meth:`close`, which closes the app's iterable, once (PEP 3333).
+    """
+
+    __slots__ = ("_environ", "_middleware", "_result")
+
+    def __init__(self, middleware: ConnectionMiddleware, environ: WSGIEnvironment, result: Iterable[bytes]):
+        self._middleware = middleware
+        self._environ = environ
+        self._result: Iterable[bytes] | None = result
+
+    @classmethod
+    def around(
+        cls, middleware: ConnectionMiddleware, environ: WSGIEnvironment, result: Iterable[bytes]
+    ) -> Iterable[bytes]:
+        """``result`` itself when nothing in it can be a body to drop, else a guard around it.
+
+        A guard when the response started without content or has not started yet (its
+        iterable will start it lazily); but never around a list or tuple of empty chunks,
+        which has nothing to drop.
+        """
+        if environ.get(_NO_CONTENT, _NOT_STARTED) is None:
+            return result
+        if type(result) in (list, tuple) and not any(result):
+            return result
+        return cls(middleware, environ, result)
+
+    def __iter__(self) -> Iterator[bytes]:
+        environ = self._environ
+        for chunk in self._result or ():
+            if environ.get(_NO_CONTENT) is None:  # with content, or not started yet
+                yield chunk
+            elif chunk:
+                self._middleware._drop_body(environ)
+                return
+
+    def close(self) -> None:
+        result, self._result = self._result, None
+        if result is not None:
+            _close(result)
 
 
 class _Http10Response:

@@ -8,6 +8,7 @@ test_asgi_servers.py; the benchmark at the end measures the hot path.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,7 +20,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from connmw import ConfigError, ForbiddenHeaderError, RequestFacts, drain, undrain
+import connmw.report
+from connmw import ConfigError, ForbiddenBodyError, ForbiddenHeaderError, RequestFacts, drain, undrain
 from connmw.asgi import STATE_KEY, ConnectionMiddleware, Message, Receive, Scope, Send, request_facts
 from connmw.rules import Header
 
@@ -390,9 +392,6 @@ def test_http10_overflow_streams_with_close() -> None:
     ("scope", "response", "options"),
     [
         pytest.param(http_scope("1.0"), start(200, (b"content-length", b"2")), {}, id="has-length"),
-        pytest.param(http_scope("1.0", method="HEAD"), start(200), {}, id="head"),
-        pytest.param(http_scope("1.0"), start(204), {}, id="204"),
-        pytest.param(http_scope("1.0"), start(304), {}, id="304"),
         pytest.param(http_scope("1.0"), start(200), {"http10_buffer_bytes": 0}, id="buffering-off"),
         pytest.param(http_scope("1.1"), start(200), {}, id="http11"),
     ],
@@ -404,6 +403,91 @@ def test_no_buffering_where_framing_is_not_at_stake(
     recorder, _ = run(scope, response, first, body(b"b"), **options)
     assert len(recorder.sent) == 3
     assert recorder.sent[1] is first
+
+
+# --------------------------------------------------------------------------------------
+# Responses without content (RFC 9110 §6.4.1): body bytes dropped, never written
+# --------------------------------------------------------------------------------------
+
+NO_CONTENT = [
+    pytest.param("1.1", "HEAD", start(200, (b"content-length", b"5")), "head", id="head-http11"),
+    pytest.param("1.0", "HEAD", start(200, (b"content-length", b"5")), "head", id="head-http10"),
+    pytest.param("2", "HEAD", start(200), "head", id="head-http2"),
+    pytest.param("1.1", "GET", start(204), "204", id="204"),
+    pytest.param("1.0", "GET", start(204), "204", id="204-http10"),
+    pytest.param("1.1", "GET", start(304, (b"content-length", b"5")), "304", id="304"),
+    pytest.param("1.1", "GET", start(103, (b"link", b"</a>")), "1xx", id="103"),
+]
+
+
+@pytest.mark.parametrize(("version", "method", "response", "reason"), NO_CONTENT)
+def test_no_content_body_bytes_are_dropped_and_counted_once(
+    version: str, method: str, response: Message, reason: str
+) -> None:
+    recorder, middleware = run(
+        http_scope(version, method=method),
+        response,
+        body(b"hello", more=True),
+        body(b"", more=True),
+        body(b"!"),
+    )
+    sent = recorder.sent
+    assert [m["type"] for m in sent] == ["http.response.start", *["http.response.body"] * 3]
+    assert [m["body"] for m in sent[1:]] == [b"", b"", b""]
+    assert [m["more_body"] for m in sent[1:]] == [True, True, False], "the response still ends"
+    assert values(sent[0], b"content-length") == values(response, b"content-length")
+    assert middleware.stats.bodies_dropped == {reason: 1}
+
+
+def test_no_content_keeps_the_hot_path_for_empty_bodies() -> None:
+    empty = body(b"")
+    recorder, middleware = run(http_scope("1.1"), start(204), empty)
+    assert recorder.sent[1] is empty, "nothing to drop: the app's own message"
+    assert middleware.stats.bodies_dropped == {}
+
+
+def test_204_loses_its_content_length() -> None:
+    recorder, middleware = run(http_scope("1.1"), start(204, (b"content-length", b"5")), body(b"hello"))
+    assert names(recorder.sent[0]) == [b"connection"]
+    assert recorder.sent[1]["body"] == b""
+    assert middleware.stats.headers_stripped == {"content-length": 1}
+
+
+@pytest.mark.parametrize("kind", ["http.response.pathsend", "http.response.zerocopysend"])
+def test_no_content_file_sends_become_an_empty_body(kind: str) -> None:
+    recorder, middleware = run(
+        http_scope("1.1", method="HEAD"), start(200, (b"content-length", b"9")), {"type": kind, "path": "/x"}
+    )
+    assert recorder.sent[1] == {"type": "http.response.body", "body": b"", "more_body": False}
+    assert middleware.stats.bodies_dropped == {"head": 1}
+
+
+def test_no_content_trailers_still_pass() -> None:
+    trailers = {"type": "http.response.trailers", "headers": [], "more_trailers": False}
+    recorder, _ = run(http_scope("1.1", method="HEAD"), start(200, trailers=True), body(b"x"), trailers)
+    assert recorder.sent[2] is trailers
+
+
+def test_head_with_content_is_still_cleaned() -> None:
+    recorder, middleware = run(http_scope("1.1", method="HEAD"), start(200, *HOPPY), body(b"hello world"))
+    assert names(recorder.sent[0]) == [b"content-type", b"connection"]
+    assert recorder.sent[1]["body"] == b""
+    assert middleware.stats.bodies_dropped == {"head": 1}
+
+
+def test_no_content_strict_raises() -> None:
+    with pytest.raises(ForbiddenBodyError, match="RFC 9110") as raised:
+        run(http_scope("1.1"), start(304), body(b"stale"), strict=True)
+    assert raised.value.reason == "304"
+
+
+def test_no_content_logged_once(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(connmw.report, "_already_warned", set())  # as in a fresh process
+    caplog.set_level(logging.WARNING, logger="connmw")
+    for _ in range(3):
+        run(http_scope("1.1"), start(204), body(b"x"))
+    records = [r.getMessage() for r in caplog.records]
+    assert records == ["app sent body bytes in a 204 response (RFC 9110 §6.4.1); dropped"]
 
 
 def test_http10_held_start_flushed_before_another_message_type() -> None:

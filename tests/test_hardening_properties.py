@@ -40,7 +40,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connmw import ForbiddenHeaderError, RequestFacts, SwitchingProtocolsError, drain, undrain
+from connmw import (
+    ForbiddenBodyError,
+    ForbiddenHeaderError,
+    RequestFacts,
+    SwitchingProtocolsError,
+    drain,
+    undrain,
+)
 from connmw import asgi as connmw_asgi
 from connmw import wsgi as connmw_wsgi
 from connmw.config import Config, load_config
@@ -225,6 +232,15 @@ bodies = st.lists(st.binary(max_size=16), min_size=1, max_size=3)
 # --------------------------------------------------------------------------------------
 
 
+def no_content_reason(method: str, status: int) -> str | None:
+    """The oracle's RFC 9110 §6.4.1: HEAD, 1xx, 204 and 304 responses have no content."""
+    if method == "HEAD":
+        return "head"
+    if status < 200:
+        return "1xx"
+    return str(status) if status in (204, 304) else None
+
+
 def check_response(
     oracle: Oracle,
     *,
@@ -286,6 +302,9 @@ def check_response(
         return [(n, v) for n, v in headers if n.lower() not in oracle.stripped and n.lower() not in nominated]
 
     sent = end_to_end(out)
+    if status < 200 or status == 204:  # RFC 9110 §8.6: no Content-Length on a 1xx or 204
+        assert b"content-length" not in [n.lower() for n, _ in out], out
+        app = [(n, v) for n, v in app if n.lower() != b"content-length"]
     if added_length:
         assert [n.lower() for n, _ in sent].count(b"content-length") == 1, out
         sent = [(n, v) for n, v in sent if n.lower() != b"content-length"]
@@ -389,10 +408,14 @@ def asgi_http_property(
     server = FakeServer([{"type": "http.request", "body": b"", "more_body": False}])
     if draining:
         drain()
+    no_content = no_content_reason(method, status)
     try:
         drive(middleware(scope, server.receive, server.send))
     except ForbiddenHeaderError:
         assert oracle.config.strict
+        return
+    except ForbiddenBodyError as error:
+        assert oracle.config.strict and no_content == error.reason and any(parts)
         return
     finally:
         undrain()
@@ -409,7 +432,8 @@ def asgi_http_property(
     assert len(starts) == 1, server.sent
     out = list(starts[0]["headers"])
     body = b"".join(m.get("body", b"") for m in server.sent if m["type"] == "http.response.body")
-    assert body == b"".join(parts)
+    # RFC 9110 §6.4.1: HEAD, 1xx, 204 and 304 responses carry no content, whatever the app sends.
+    assert body == (b"" if no_content else b"".join(parts))
     assert server.sent[-1].get("more_body", False) is False
     app_has_length = any(name.lower() == b"content-length" for name, _ in app_headers)
     added = not app_has_length and any(name == b"content-length" for name, _ in out)
@@ -696,6 +720,9 @@ def wsgi_property(
     except ForbiddenHeaderError:
         assert oracle.config.strict
         return
+    except ForbiddenBodyError as error:
+        assert oracle.config.strict and error.reason == no_content_reason(method, status) and any(parts)
+        return
     except SwitchingProtocolsError:
         assert status == 101  # connmw refuses a 101 the request did not ask for, by design
         return
@@ -708,7 +735,7 @@ def wsgi_property(
         assert "websocket" in original.get("HTTP_UPGRADE", "").lower()
         assert given_to_server[0][0] == ("Content-Type", "text/plain; charset=utf-8")
         return
-    assert body == b"".join(parts)
+    assert body == (b"" if no_content_reason(method, status) else b"".join(parts))
     kind = SERVERS[software]
     # granian answers an HTTP/1.0 keep-alive request with its own "keep-alive" and would
     # merge a "close" into it, so connmw sends no close there (connmw.wsgi, FIELDS).

@@ -14,6 +14,7 @@ from connmw.rules import (
     body_needs_framing,
     close_reason,
     forwardable_headers,
+    no_content_reason,
 )
 
 policy = Policy()
@@ -39,6 +40,72 @@ def test_body_needs_framing(
     status: int, method: str | None, headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
     assert body_needs_framing(status, method, headers) is expected
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "expected"),
+    [
+        pytest.param("HEAD", 200, "head", id="head-rfc9110-9.3.2"),
+        pytest.param("HEAD", 404, "head", id="head-of-an-error-too"),
+        pytest.param("HEAD", 204, "head", id="head-first-whatever-the-status"),
+        pytest.param("GET", 100, "1xx", id="100-rfc9110-15.2"),
+        pytest.param("GET", 103, "1xx", id="103-early-hints"),
+        pytest.param("GET", 101, "1xx", id="101"),
+        pytest.param("GET", 204, "204", id="204-rfc9110-15.3.5"),
+        pytest.param("POST", 304, "304", id="304-rfc9110-15.4.5"),
+        pytest.param("GET", 200, None, id="200-has-content"),
+        pytest.param("GET", 205, None, id="205-is-not-a-framing-rule-here"),
+        pytest.param(None, 404, None, id="unknown-method"),
+        pytest.param("CONNECT", 200, None, id="connect-2xx-is-a-tunnel-not-a-body"),
+        pytest.param("head", 200, None, id="methods-are-case-sensitive-rfc9110-9.1"),
+    ],
+)
+def test_no_content_reason(method: str | None, status: int, expected: str | None) -> None:
+    assert no_content_reason(method, status) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "kept", "removed"),
+    [
+        pytest.param(
+            204,
+            [(b"Content-Length", b"5"), (b"x-a", b"1")],
+            [(b"x-a", b"1")],
+            (b"content-length",),
+            id="204-loses-content-length-rfc9110-8.6",
+        ),
+        pytest.param(
+            103,
+            [(b"link", b"</a>"), (b"content-length", b"0")],
+            [(b"link", b"</a>")],
+            (b"content-length",),
+            id="1xx-loses-content-length",
+        ),
+        pytest.param(
+            304, [(b"content-length", b"5")], [(b"content-length", b"5")], (), id="304-keeps-the-200s-length"
+        ),
+        pytest.param(
+            200, [(b"content-length", b"5")], [(b"content-length", b"5")], (), id="200-keeps-its-length"
+        ),
+        pytest.param(
+            204,
+            [(b"content-length", b"5"), (b"transfer-encoding", b"chunked")],
+            [],
+            (b"content-length", b"transfer-encoding"),
+            id="204-loses-both-framing-fields",
+        ),
+    ],
+)
+def test_finish_response_framing_fields_of_responses_without_content(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    kept: list[tuple[bytes, bytes]],
+    removed: tuple[bytes, ...],
+) -> None:
+    facts = Policy(explicit_keep_alive=False).request_facts("1.1", None)
+    out, close, gone = Policy(explicit_keep_alive=False).finish_response(facts, status, headers)
+    assert (list(out), close, gone) == (kept, False, removed)
+    assert policy.why_removed(b"content-length") == "framing"
 
 
 @pytest.mark.parametrize(

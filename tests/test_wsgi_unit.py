@@ -912,10 +912,7 @@ def test_http10_write_callable_held_too(limit: int, length: list[str]) -> None:
     assert result.starts == 1
 
 
-UNTOUCHED = [
-    pytest.param("HEAD", "200 OK", [b""], TEXT, id="head"),
-    pytest.param("GET", "204 No Content", [], [], id="204"),
-    pytest.param("GET", "304 Not Modified", [], [], id="304"),
+UNTOUCHED = [  # responses without content: test_no_content_* below
     pytest.param("GET", "200 OK", [b"ok"], PLAIN, id="has-length"),
     pytest.param("POST", "200 OK", [b"ok"], [*TEXT, ("content-length", "2")], id="has-length-lower-case"),
 ]
@@ -1047,3 +1044,117 @@ def test_http11_never_held() -> None:
         result = serve(middleware, make_environ(software=WERKZEUG), validate=False)
         assert result.iterable is body
         assert result.headers == TEXT
+
+
+# -- responses without content (RFC 9110 §6.4.1): body bytes dropped, the iterable closed ----
+
+NO_CONTENT_SERVERS = [WSGIREF, WERKZEUG, GUNICORN, GRANIAN, UNKNOWN]
+NO_CONTENT = [  # (method, status, headers, reason)
+    pytest.param(("HEAD", "200 OK", [*TEXT, ("Content-Length", "5")], "head"), id="head"),
+    pytest.param(("HEAD", "404 Not Found", TEXT, "head"), id="head-404"),
+    pytest.param(("GET", "204 No Content", [], "204"), id="204"),
+    pytest.param(("GET", "304 Not Modified", [("Content-Length", "5")], "304"), id="304"),
+]
+
+
+@pytest.mark.parametrize("protocol", ["HTTP/1.1", "HTTP/1.0"])
+@pytest.mark.parametrize("server", NO_CONTENT_SERVERS)
+@pytest.mark.parametrize("case", NO_CONTENT)
+def test_no_content_body_dropped_and_iterable_closed_once(
+    case: tuple[str, str, list[tuple[str, str]], str], server: str, protocol: str
+) -> None:
+    method, status, headers, reason = case
+    body = Closing([b"hel", b"lo"])
+    middleware = ConnectionMiddleware(
+        validator(closing_app(body, headers, status)), config=load_config(environ={})
+    )
+    result = serve(middleware, make_environ(protocol=protocol, software=server, method=method))
+    assert result.body == b""
+    assert body.closed == 1  # PEP 3333: the app's close(), once
+    assert result.starts == 1
+    assert result.values("content-length") == [v for n, v in headers if n == "Content-Length"]
+    assert middleware.stats.bodies_dropped == {reason: 1}
+
+
+@pytest.mark.parametrize("server", NO_CONTENT_SERVERS)
+def test_no_content_lazy_generator_dropped(server: str) -> None:
+    result_app = streaming([b"", b"not ", b"modified"], [("ETag", '"x"')], "304 Not Modified")
+    middleware = ConnectionMiddleware(validator(result_app), config=load_config(environ={}))
+    result = serve(middleware, make_environ(software=server))
+    assert (result.status, result.body) == ("304 Not Modified", b"")
+    assert middleware.stats.bodies_dropped == {"304": 1}
+
+
+def test_no_content_generator_with_content_streams_untouched() -> None:
+    result = through(streaming([b"one", b"two"]), make_environ(software=GUNICORN))
+    assert result.body == b"onetwo"
+
+
+def test_no_content_write_dropped() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("204 No Content", [("Content-Length", "4")])
+        write(b"oops")
+        return []
+
+    middleware = ConnectionMiddleware(validator(app), config=load_config(environ={}))
+    result = serve(middleware, make_environ(software=GUNICORN))
+    assert (result.body, result.headers) == (b"", [])
+    assert middleware.stats.bodies_dropped == {"204": 1}
+    assert middleware.stats.headers_stripped == {"content-length": 1}
+
+
+def test_no_content_empty_list_is_returned_as_is() -> None:
+    body: list[bytes] = [b""]
+    middleware = ConnectionMiddleware(responder([], b"", "204 No Content"), config=load_config(environ={}))
+    result = serve(middleware, make_environ(software=GUNICORN))
+    assert result.body == b""
+    assert middleware.stats.bodies_dropped == {}
+    body_app = ConnectionMiddleware(
+        lambda e, s: (s("204 No Content", []), body)[1], config=load_config(environ={})
+    )
+    assert serve(body_app, make_environ(software=GUNICORN), validate=False).iterable is body
+
+
+def test_no_content_file_wrapper_closed_without_reading() -> None:
+    class Source(io.BytesIO):
+        read_up_to = 0
+
+        def close(self) -> None:
+            self.read_up_to = self.tell()
+            super().close()
+
+    source = Source(b"x" * 100_000)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [*TEXT, ("Content-Length", "100000")])
+        return FileWrapper(source, 8192)
+
+    middleware = ConnectionMiddleware(validator(app), config=load_config(environ={}))
+    result = serve(middleware, make_environ(software=GUNICORN, method="HEAD"))
+    assert result.body == b""
+    assert source.closed
+    assert source.read_up_to <= 8192, "at most its first block is read"
+
+
+def test_no_content_strict_raises() -> None:
+    middleware = ConnectionMiddleware(
+        responder(TEXT, b"body", "304 Not Modified"), config=load_config(environ={}, strict=True)
+    )
+    with pytest.raises(connmw.ForbiddenBodyError) as raised:
+        serve(middleware, make_environ(software=GUNICORN), validate=False)
+    assert raised.value.reason == "304"
+
+
+def test_an_error_page_after_a_bodiless_start_has_content() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("204 No Content", [])
+        try:
+            raise RuntimeError("late failure")
+        except RuntimeError:
+            start_response("500 Internal Server Error", TEXT, sys.exc_info())
+        return [b"error page"]
+
+    middleware = ConnectionMiddleware(app, config=load_config(environ={}))
+    result = serve(middleware, make_environ(software=GUNICORN), validate=False)
+    assert (result.status, result.body) == ("500 Internal Server Error", b"error page")
+    assert middleware.stats.bodies_dropped == {}
