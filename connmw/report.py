@@ -82,13 +82,25 @@ class Reporter:
             counts[text] = counts.get(text, 0) + 1
             if (where, name) not in _already_warned:
                 _already_warned.add((where, name))
-                logger.warning("%s sent hop-by-hop header %s; removed", where, _title(text))
+                if name == b"content-length":  # protected, so never hop-by-hop: the rules' framing
+                    logger.warning(
+                        "%s sent Content-Length on a 1xx or 204 response (RFC 9110 §8.6); removed", where
+                    )
+                else:
+                    logger.warning("%s sent hop-by-hop header %s; removed", where, _title(text))
 
     def rejected(self, code: str, reason: str) -> None:
         """A WebSocket handshake was refused."""
         counts = self.stats.handshakes_rejected
         counts[code] = counts.get(code, 0) + 1
-        logger.info("WebSocket handshake refused: %s", reason)
+        if code == "forbidden-origin":
+            logger.info(
+                "WebSocket handshake refused: %s; to admit an origin, list it in "
+                "CONNMW_WS_ALLOWED_ORIGINS or ws_allowed_origins ('*' admits any)",
+                reason,
+            )
+        else:
+            logger.info("WebSocket handshake refused: %s", reason)
 
     def closed(self, reason: str) -> None:
         """A response closed its connection, for ``reason``."""

@@ -46,6 +46,10 @@ Decisions of policy (each one pinned by a test; see the README's "Rules" section
   the application returns (RFC 9110 §6.4.1; RFC 9112 §6.3): the adapters drop body bytes
   (:func:`no_content_reason`), a HEAD response keeps the Content-Length the GET would
   have had (RFC 9110 §9.3.2), and a 1xx or 204 loses any Content-Length (RFC 9110 §8.6).
+* WebSocket handshakes are same-origin by default: with no ``ws_allowed_origins``, an
+  Origin is admitted only when its host (and its port, when it names one) equal the
+  request's Host; ``*`` admits any (:class:`OriginPolicy`). No Origin means a
+  non-browser client, admitted; ``null`` only when listed.
 * A WebSocket handshake's method must be exactly ``GET`` (methods are case-sensitive,
   RFC 9110 §9.1). Origins follow RFC 6454 §6.2's serialisation; anything with a path,
   userinfo, query, fragment or a port above 65535 is not an origin.
@@ -80,6 +84,7 @@ __all__ = [
     "no_content_reason",
     "normalize_http_version",
     "parse_connection",
+    "same_origin",
     "websocket_accept",
 ]
 
@@ -482,6 +487,9 @@ REJECT_WS_VERSION: Final = _reject(
     (b"sec-websocket-version", b"13"),
 )
 REJECT_ORIGIN: Final = _reject(403, "forbidden-origin", "the Origin is not allowed (RFC 6455 §10.2)")
+REJECT_CROSS_ORIGIN: Final = _reject(
+    403, "forbidden-origin", "the Origin is not this host's and no other origin is allowed (RFC 6455 §10.2)"
+)
 ACCEPT_H2: Final = HandshakeVerdict(True, 200, "ok", "accepted (RFC 8441)")
 
 
@@ -494,12 +502,27 @@ def _split_origin(origin: str) -> tuple[str, str, int] | None:
     port -1, so it matches only itself. ``None`` for anything else; never raises.
     """
     scheme, sep, rest = origin.strip().lower().partition("://")
-    if not sep or not rest or not _is_scheme(scheme) or not rest.isprintable():
+    if not sep or not _is_scheme(scheme):
         return None
-    if any(char in _NOT_IN_ORIGIN_HOST for char in rest):
+    authority = _split_authority(rest)
+    if authority is None:
         return None
-    if rest.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
-        host, bracket, tail = rest.partition("]")
+    host, port = authority
+    return scheme, host, _DEFAULT_PORTS.get(scheme, _NO_DEFAULT_PORT) if port is None else port
+
+
+def _split_authority(text: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` (RFC 3986 §3.2.2-3.2.3) → (lower-case host, port or ``None`` if not named).
+
+    The host part of an origin and the value of a Host field share this form. Userinfo,
+    a path, a query, a fragment, white space or a port outside 0-65535 give ``None``;
+    never raises.
+    """
+    text = text.lower()
+    if not text or not text.isprintable() or any(char in _NOT_IN_ORIGIN_HOST for char in text):
+        return None
+    if text.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
+        host, bracket, tail = text.partition("]")
         host += bracket
         if not bracket:
             return None
@@ -507,22 +530,38 @@ def _split_origin(origin: str) -> tuple[str, str, int] | None:
         if tail and port_text is None:
             return None
     else:
-        host, colon, port_text_raw = rest.rpartition(":")
+        host, colon, port_text_raw = text.rpartition(":")
         if not colon:
-            host, port_text = rest, None
+            host, port_text = text, None
         else:
             port_text = port_text_raw
         if ":" in host or "[" in host or "]" in host:
             return None  # an unbracketed IPv6 literal or stray brackets
-    if port_text is None:
-        port = _DEFAULT_PORTS.get(scheme, _NO_DEFAULT_PORT)
-    elif port_text.isdigit() and port_text.isascii() and len(port_text) <= 5 and int(port_text) <= 65535:
-        port = int(port_text)  # RFC 3986 §3.2.3; a 16-bit TCP port
-    else:
-        return None
     if not host:
         return None
-    return scheme, host, port
+    if port_text is None:
+        return host, None
+    if port_text.isdigit() and port_text.isascii() and len(port_text) <= 5 and int(port_text) <= 65535:
+        return host, int(port_text)  # RFC 3986 §3.2.3; a 16-bit TCP port
+    return None
+
+
+def same_origin(origin: bytes, host: bytes | None) -> bool:
+    """Whether a browser's Origin names the host the request was sent to (its Host field).
+
+    Hosts compare case-insensitively; ports only when the Origin names one (a Host with
+    a port the Origin does not name still matches); schemes never, since behind a proxy
+    that ends TLS the application sees plain HTTP while the page was https. ``null``,
+    a value that is not an origin, or no Host at all: not the same origin.
+    """
+    if host is None:
+        return False
+    scheme, sep, rest = origin.decode("latin-1").strip().partition("://")
+    theirs = _split_authority(rest) if sep and _is_scheme(scheme.lower()) else None
+    ours = _split_authority(host.decode("latin-1").strip())
+    if theirs is None or ours is None:
+        return False
+    return theirs[0] == ours[0] and (theirs[1] is None or theirs[1] == ours[1])
 
 
 def _is_scheme(scheme: str) -> bool:
@@ -533,21 +572,26 @@ def _is_scheme(scheme: str) -> bool:
 class OriginPolicy:
     """Which browser origins may open a WebSocket (RFC 6455 §10.2, RFC 6454).
 
-    Patterns are exact origins (``https://app.example.com``), wildcard subdomains
-    (``https://*.example.com``: any depth of subdomain, not the bare domain), ``*`` for
-    any origin, or ``null`` to admit the opaque origin browsers send from sandboxed
-    frames and files. Scheme and host compare case-insensitively and default ports are
-    filled in, so ``https://A.example.com:443`` matches ``https://a.example.com``. An
-    origin whose scheme has no default port (``capacitor://localhost``, an app shell)
-    matches only when written the same way, port included or not.
+    With no pattern at all (the default) only the same origin is admitted
+    (:func:`same_origin`: the Origin's host, and its port when it names one, equal the
+    request's Host), as gorilla/websocket, python-socketio and Django Channels do by
+    default: without it, any page on any site could open a WebSocket with the user's
+    cookies (cross-site WebSocket hijacking). Patterns are exact origins
+    (``https://app.example.com``), wildcard subdomains (``https://*.example.com``: any
+    depth of subdomain, not the bare domain), ``*`` for any origin, or ``null`` to admit
+    the opaque origin browsers send from sandboxed frames and files. Scheme and host
+    compare case-insensitively and default ports are filled in, so
+    ``https://A.example.com:443`` matches ``https://a.example.com``. An origin whose
+    scheme has no default port (``capacitor://localhost``, an app shell) matches only
+    when written the same way, port included or not.
 
-    An empty pattern list admits every origin. A request with no Origin field is
-    admitted: browsers always send one on WebSocket handshakes (RFC 6455 §4.1 item 8),
-    so its absence means a non-browser client, which origin checks cannot constrain.
-    ``Origin: null`` is refused by any non-empty list that does not name ``null``.
+    A request with no Origin field is admitted: browsers always send one on WebSocket
+    handshakes (RFC 6455 §4.1 item 8), so its absence means a non-browser client, which
+    origin checks cannot constrain. ``Origin: null`` (sandboxed frames, files) is
+    refused unless a pattern names ``null``; it is never the same origin.
     """
 
-    __slots__ = ("_allow_null", "_any", "_exact", "_wildcards")
+    __slots__ = ("_allow_null", "_any", "_exact", "_same_origin", "_wildcards")
 
     def __init__(self, patterns: Iterable[str] = ()) -> None:
         self._any = False
@@ -576,18 +620,28 @@ class OriginPolicy:
                     raise ValueError(f"{pattern!r}: '*' is allowed only as the first label")
                 else:
                     self._exact.add(parts)
-        if not seen:
-            self._any = True
+        self._same_origin = not seen
 
     @property
     def allows_any(self) -> bool:
-        """No restriction is configured."""
+        """``*`` is configured: every Origin is admitted."""
         return self._any
 
-    def allows(self, origin: bytes | None) -> bool:
-        """Whether a handshake with this Origin value (or none) may proceed."""
+    @property
+    def same_origin_only(self) -> bool:
+        """No pattern is configured: only the request's own origin is admitted."""
+        return self._same_origin
+
+    def allows(self, origin: bytes | None, host: bytes | None = None) -> bool:
+        """Whether a handshake with this Origin value (or none) may proceed.
+
+        ``host`` is the request's Host field (``:authority`` over HTTP/2), which
+        same-origin judging needs; without it no Origin is the same origin.
+        """
         if origin is None or self._any:
             return True
+        if self._same_origin:
+            return same_origin(origin, host)
         text = origin.decode("latin-1").strip()
         if text.lower() == "null":
             return self._allow_null
@@ -596,9 +650,9 @@ class OriginPolicy:
             return False
         if parts in self._exact:
             return True
-        scheme, host, port = parts
+        scheme, name, port = parts
         return any(
-            scheme == w_scheme and port == w_port and host.endswith(suffix) and len(host) > len(suffix)
+            scheme == w_scheme and port == w_port and name.endswith(suffix) and len(name) > len(suffix)
             for w_scheme, suffix, w_port in self._wildcards
         )
 
@@ -1079,7 +1133,7 @@ class Policy:
         """
         version = normalize_http_version(http_version)
         multiplexed = version in ("2", "3")
-        host = False
+        host: bytes | None = None
         upgrade: list[bytes] = []
         connection: list[bytes] = []
         keys: list[bytes] = []
@@ -1089,7 +1143,8 @@ class Policy:
         for raw_name, value in pairs:
             name = raw_name.lower()
             if name == b"host":
-                host = True
+                if host is None:
+                    host = value
             elif name == b"upgrade":
                 upgrade.append(value)
             elif name == b"connection":
@@ -1119,12 +1174,12 @@ class Policy:
         if not multiplexed:
             if len(keys) != 1 or not _valid_websocket_key(keys[0]):
                 return REJECT_KEY
-            if not host:
+            if host is None:
                 return REJECT_HOST
         if not self.origins.allows_any and (
-            len(origins) > 1 or not self.origins.allows(origins[0] if origins else None)
+            len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host)
         ):
-            return REJECT_ORIGIN
+            return REJECT_CROSS_ORIGIN if self.origins.same_origin_only else REJECT_ORIGIN
         if multiplexed:
             return ACCEPT_H2
         return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])

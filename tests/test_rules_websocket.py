@@ -17,6 +17,7 @@ from connmw.rules import (
     OriginPolicy,
     Policy,
     check_switching_protocols,
+    same_origin,
     websocket_accept,
 )
 
@@ -116,10 +117,18 @@ def test_the_guid_is_rfc_6455s() -> None:
     ],
 )
 def test_accepted_handshakes(method: str, version: str, headers: list[Header]) -> None:
-    verdict = Policy().judge_websocket(method, version, headers)
+    # The RFC's page is on example.com and its server on server.example.com: another origin,
+    # which only an allow-list admits (same origin by default, below).
+    verdict = Policy(allowed_origins=["http://example.com"]).judge_websocket(method, version, headers)
     assert (verdict.accepted, verdict.status, verdict.code) == (True, 101, "ok")
     assert verdict.accept_key == RFC_ACCEPT
     assert verdict.headers == ()
+
+
+def test_the_rfc_example_is_cross_origin_and_refused_by_default() -> None:
+    verdict = Policy().judge_websocket("GET", "1.1", RFC_6455_REQUEST)
+    assert (verdict.status, verdict.code) == (403, "forbidden-origin")
+    assert "no other origin is allowed" in verdict.reason
 
 
 @pytest.mark.parametrize(
@@ -321,7 +330,9 @@ def test_a_wrong_version_is_judged_before_the_key() -> None:
 @pytest.mark.parametrize(
     ("allowed", "origins", "accepted"),
     [
-        pytest.param([], [b"http://evil.example"], True, id="no-allow-list-admits-any-origin"),
+        pytest.param([], [b"http://evil.example"], False, id="no-allow-list-refuses-another-origin"),
+        pytest.param([], [b"http://server.example.com"], True, id="no-allow-list-admits-the-same-origin"),
+        pytest.param([], [], True, id="no-allow-list-admits-no-origin"),
         pytest.param(["*"], [b"http://evil.example"], True, id="a-star-admits-any-origin"),
         pytest.param(
             ["http://example.com"], [b"http://example.com"], True, id="the-listed-origin-is-admitted"
@@ -363,10 +374,27 @@ H2_REQUEST: list[Header] = [
     ("version", "headers", "allowed", "status", "code"),
     [
         pytest.param(
-            "2", H2_REQUEST, [], 200, "ok", id="rfc-8441-request-without-upgrade-or-key-is-accepted"
+            "2", H2_REQUEST, ["*"], 200, "ok", id="rfc-8441-request-without-upgrade-or-key-is-accepted"
         ),
-        pytest.param("HTTP/2", H2_REQUEST, [], 200, "ok", id="rfc-8441-with-the-wsgi-spelling"),
-        pytest.param("3", H2_REQUEST, [], 200, "ok", id="rfc-9220-http3-is-accepted-the-same-way"),
+        pytest.param("HTTP/2", H2_REQUEST, ["*"], 200, "ok", id="rfc-8441-with-the-wsgi-spelling"),
+        pytest.param("3", H2_REQUEST, ["*"], 200, "ok", id="rfc-9220-http3-is-accepted-the-same-way"),
+        pytest.param(
+            "2",
+            [(b"host", b"example.com"), *H2_REQUEST],
+            [],
+            200,
+            "ok",
+            id="rfc-8441-same-origin-by-authority",
+        ),
+        pytest.param(
+            "2",
+            [(b"host", b"other.example"), *H2_REQUEST],
+            [],
+            403,
+            "forbidden-origin",
+            id="rfc-8441-another-authority-is-refused",
+        ),
+        pytest.param("2", H2_REQUEST, [], 403, "forbidden-origin", id="rfc-8441-no-authority-no-same-origin"),
         pytest.param(
             "2",
             replaced(b"sec-websocket-version", b"8", headers=H2_REQUEST),
@@ -468,7 +496,8 @@ def test_websocket_over_http2(
         pytest.param(["https://app.example.com"], b"null", False, id="null-refused-unless-listed"),
         pytest.param(["null"], b"https://app.example.com", False, id="listing-null-admits-only-null"),
         pytest.param(["*"], b"null", True, id="star-admits-null"),
-        pytest.param([], b"null", True, id="no-patterns-admit-everything"),
+        pytest.param([], b"null", False, id="null-is-never-the-same-origin"),
+        pytest.param([], None, True, id="no-patterns-admit-a-non-browser-client"),
         pytest.param(["https://app.example.com"], None, True, id="no-origin-field-is-a-non-browser-client"),
         pytest.param(
             ["https://a.example", "https://b.example"], b"https://b.example", True, id="second-pattern"
@@ -536,10 +565,43 @@ def test_bad_origin_patterns_are_refused(pattern: str) -> None:
         OriginPolicy([pattern])
 
 
-def test_an_empty_pattern_list_allows_any() -> None:
-    assert OriginPolicy().allows_any
-    assert OriginPolicy([]).allows_any
-    assert not OriginPolicy(["null"]).allows_any
+def test_an_empty_pattern_list_means_same_origin_and_a_star_any() -> None:
+    assert OriginPolicy().same_origin_only and not OriginPolicy().allows_any
+    assert OriginPolicy([]).same_origin_only
+    assert OriginPolicy(["*"]).allows_any and not OriginPolicy(["*"]).same_origin_only
+    assert not OriginPolicy(["null"]).allows_any and not OriginPolicy(["null"]).same_origin_only
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "same"),
+    [
+        pytest.param(b"http://app.example:8000", b"app.example:8000", True, id="same-host-and-port"),
+        pytest.param(b"https://app.example:8000", b"app.example:8000", True, id="schemes-are-not-compared"),
+        pytest.param(b"https://app.example", b"app.example", True, id="no-ports-anywhere"),
+        pytest.param(b"https://App.Example", b"APP.example", True, id="hosts-ignore-case"),
+        pytest.param(b"https://app.example", b"app.example:8443", True, id="the-origin-names-no-port"),
+        pytest.param(b"http://app.example:9999", b"app.example:8000", False, id="same-host-another-port"),
+        pytest.param(b"http://app.example:8000", b"app.example", False, id="a-port-the-host-lacks"),
+        pytest.param(b"http://evil.example", b"app.example", False, id="another-host"),
+        pytest.param(b"http://app.example.evil", b"app.example", False, id="a-longer-host"),
+        pytest.param(b"http://sub.app.example", b"app.example", False, id="a-subdomain-is-another-origin"),
+        pytest.param(b"http://[::1]:8000", b"[::1]:8000", True, id="ipv6-literals"),
+        pytest.param(b"http://[::1]:8000", b"[::2]:8000", False, id="another-ipv6-literal"),
+        pytest.param(b"http://127.0.0.1:8000", b"127.0.0.1:8000", True, id="ipv4-literals"),
+        pytest.param(b"null", b"app.example", False, id="null-is-opaque"),
+        pytest.param(b"app.example", b"app.example", False, id="not-an-origin"),
+        pytest.param(b"http://app.example/", b"app.example", False, id="an-origin-has-no-path"),
+        pytest.param(b"http://user@app.example", b"app.example", False, id="userinfo"),
+        pytest.param(b"http://app.example", None, False, id="no-host-field"),
+        pytest.param(b"http://app.example", b"app.example/x", False, id="a-host-field-with-a-path"),
+        pytest.param(b"http://app.example", b"", False, id="an-empty-host-field"),
+        pytest.param(b"http://app.example", b" app.example ", True, id="white-space-around-the-host"),
+        pytest.param(b"\xff\xfe", b"\xff\xfe", False, id="binary-garbage"),
+    ],
+)
+def test_same_origin(origin: bytes, host: bytes | None, same: bool) -> None:
+    assert same_origin(origin, host) is same
+    assert OriginPolicy().allows(origin, host) is same
 
 
 # --------------------------------------------------------------------------------------
