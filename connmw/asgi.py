@@ -90,12 +90,12 @@ class ConnectionMiddleware(MiddlewareBase):
     Security: headers a Connection field may never nominate (Host, Authorization,
     Cookie, X-Forwarded-*, Sec-WebSocket-*, …) are kept and the attempt is counted in
     ``stats.request_abuse``. WebSocket handshakes are same-origin unless
-    ``ws_allowed_origins`` lists the origins to admit (``*``: any). Limits measured on real servers: past ``http10_buffer_bytes`` an HTTP/1.0
-    response is streamed with ``Connection: close``, and uvicorn's httptools protocol
-    then still chunks it (use ``--http h11``, or send Content-Length); a server's own
-    WebSocket stack may refuse a handshake before connmw sees it, and its answer stands;
-    uvicorn's WebSocket scopes always say HTTP/1.1, so an HTTP/1.0 handshake gets
-    through there.
+    ``ws_allowed_origins`` lists the origins to admit (``*``: any). Limits measured on
+    real servers: past ``http10_buffer_bytes`` an HTTP/1.0 response is streamed with
+    ``Connection: close``, and uvicorn's httptools protocol then still chunks it (use
+    ``--http h11``, or send Content-Length); a server's own WebSocket stack may refuse a
+    handshake before connmw sees it, and its answer stands; uvicorn's WebSocket scopes
+    always say HTTP/1.1, so an HTTP/1.0 handshake gets through there.
     """
 
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
