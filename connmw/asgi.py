@@ -10,6 +10,7 @@ from .config import Config
 from .errors import ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
 from .rules import Header, RequestFacts, body_needs_framing, close_reason, no_content_reason
+from .servers import ServerProfile, recognise_asgi
 
 __all__ = [
     "STATE_KEY",
@@ -109,6 +110,10 @@ class ConnectionMiddleware(MiddlewareBase):
         # attributes in the instance and calls their methods directly, where MiddlewareBase's
         # (a Python class) are looked up by name on every request.
         self._rules = self._policy
+        # The server, known from the first send it gives (one server per process): most need
+        # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
+        self._server: ServerProfile | None = None
+        self._server_closes: Callable[[Send], bool] | None = self._first_closes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._plain:
@@ -146,9 +151,10 @@ class ConnectionMiddleware(MiddlewareBase):
                 if (
                     DRAIN.on
                     or type(headers) is not list  # any other iterable: _start reads it once
+                    or ((closes := self._server_closes) is not None and closes(send))
                     or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
                 ):
-                    message = self._start(message, facts, scope)
+                    message = self._start(message, facts, scope, send)
                     # quick_finish declines every status without content (1xx, 204, 304).
                     dropping = no_content_reason(None, message["status"])
                 elif new is not headers:
@@ -164,6 +170,7 @@ class ConnectionMiddleware(MiddlewareBase):
         self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
     ) -> None:
         """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
+        server_send = send  # the server's own, for its hooks (connmw.servers)
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -175,35 +182,66 @@ class ConnectionMiddleware(MiddlewareBase):
         if facts.tokens.flagged:
             self._abuse(facts)
         if facts.http_version == "1.0" and self._buffer_limit:
-            await self.app(scope, receive, self._http10_sender(scope, facts, send))
+            await self.app(scope, receive, self._http10_sender(scope, facts, send, server_send))
             return
         start = self._start  # lifecycle decisions, counting: all in one place
 
         def send_start(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
-                message = start(message, facts, scope)
+                message = start(message, facts, scope, server_send)
             return send(message)
 
         await self.app(scope, receive, send_start)
 
-    def _start(self, message: Message, facts: RequestFacts, scope: Scope, framing: bool = False) -> Message:
-        """The response start as it must go out, with lifecycle decisions; counts."""
+    def _start(
+        self, message: Message, facts: RequestFacts, scope: Scope, send: Send, framing: bool = False
+    ) -> Message:
+        """The response start as it must go out, with lifecycle decisions; counts.
+
+        ``send`` is the server's own: a server that closes by itself this time (hypercorn
+        at its keep_alive_max_requests) is left to say so alone, and one that cannot be
+        told with a field is asked through its hook (daphne).
+        """
         headers = message.get("headers", ())
         if type(headers) is not list:
             headers = list(headers)  # an iterator is read once: send the list from now on
             message = {**message, "headers": headers}
+        server = self._server_of(send)
         reason: str | None = None
         left: int | None = None
         if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
             reason, left = self._lifecycle.decide(_connection_key(scope))
+        announces = server.closes_itself is not None and server.closes_itself(send)
+        if announces and reason is None:
+            reason = "server"
         new, close, removed = self._rules.finish_response(
-            facts, message["status"], headers, server_close=reason is not None, requests_left=left
+            facts,
+            message["status"],
+            headers,
+            server_close=reason is not None,
+            requests_left=left,
+            server_announces=announces,
         )
         if close or removed:
             self._account(facts, scope, close, removed, reason, framing=framing)
+        if server.persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
+            server.persist(send, not close, ())
         if new is headers:
             return message
         return {**message, "headers": new}
+
+    def _server_of(self, send: Send) -> ServerProfile:
+        """The server behind ``send``, recognised once (connmw.servers)."""
+        server = self._server
+        if server is None:
+            server = self._server = recognise_asgi(send)
+            self._server_closes = server.closes_itself
+        return server
+
+    def _first_closes(self, send: Send) -> bool:
+        """``_server_closes`` until the server is known: recognise it, then ask it."""
+        closes = self._server_of(send).closes_itself
+        return closes is not None and closes(send)
 
     def _account(
         self,
@@ -223,7 +261,7 @@ class ConnectionMiddleware(MiddlewareBase):
                 self._lifecycle.forget(_connection_key(scope))
             self._reporter.closed(close_reason(facts, reason, framing=framing))
 
-    def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send) -> Send:
+    def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.
 
         uvicorn's httptools protocol chunks any response without Content-Length, even to
@@ -244,7 +282,7 @@ class ConnectionMiddleware(MiddlewareBase):
                     if body_needs_framing(message["status"], scope.get("method"), message.get("headers", ())):
                         held = message
                         return
-                    message = self._start(message, facts, scope)
+                    message = self._start(message, facts, scope, server_send)
                 await send(message)
                 return
             if message["type"] == "http.response.body":
@@ -255,7 +293,7 @@ class ConnectionMiddleware(MiddlewareBase):
                     length: Header = (b"content-length", b"%d" % len(whole))
                     start = dict(held, headers=[*held.get("headers", ()), length])
                     held = None
-                    await send(self._start(start, facts, scope))
+                    await send(self._start(start, facts, scope, server_send))
                     await send({"type": "http.response.body", "body": whole, "more_body": False})
                     return
                 parts.append(body)
@@ -263,7 +301,7 @@ class ConnectionMiddleware(MiddlewareBase):
                 if size <= limit:
                     return
             first, held = held, None
-            await send(self._start(first, facts, scope, framing=True))
+            await send(self._start(first, facts, scope, server_send, framing=True))
             if parts:
                 await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
                 parts.clear()
@@ -322,7 +360,9 @@ class ConnectionMiddleware(MiddlewareBase):
                     await send({"type": kind, "status": verdict.status, "headers": list(verdict.headers)})
                     await send({"type": "websocket.http.response.body", "body": verdict.body})
                 elif (await receive())["type"] == "websocket.connect":
-                    await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+                    refuse = self._server_of(send).refuse_handshake  # daphne: the RFC's status
+                    if refuse is None or not refuse(send, verdict.status, verdict.headers):
+                        await send({"type": "websocket.close", "code": 1008})  # the server answers 403
                 return
 
         async def send_wrapper(message: Message) -> None:

@@ -977,22 +977,25 @@ class Policy:
 
         Returns ``(fields, close)``. ``app_close`` is the application's own
         ``Connection: close``; ``server_close`` a server-side reason (drain, limits);
-        ``has_length`` whether the response is framed by Content-Length (an HTTP/1.0
-        keep-alive response must be); ``requests_left`` adds ``max=N`` to the
-        Keep-Alive hint.
+        ``has_length`` whether the body is delimited on the wire (an HTTP/1.0 keep-alive
+        response must have a Content-Length; on HTTP/1.1 a server that does not chunk
+        leaves a body without one to end with the connection, RFC 9112 §6.3 item 8);
+        ``requests_left`` adds ``max=N`` to the Keep-Alive hint. An interim (1xx)
+        response decides nothing: the final response does (RFC 9110 §15.2).
         """
         if request.http_version in ("2", "3"):
             return _NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
         if status == 101 and request.upgrade_requested:
             return _UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
+        if status < 200:
+            return _NO_HEADERS, False  # RFC 9110 §15.2: interim; the final response decides
         if not request.persistent or app_close or server_close:
             return _CLOSE_FIELDS, True
-        if request.http_version == "1.0":
-            # RFC 9112 §9.3 (and RFC 1945's keep-alive practice): an HTTP/1.0 response is
-            # persistent only if it says so and has a self-delimited body.
-            if not has_length and status not in _NO_BODY_STATUSES:
-                return _CLOSE_FIELDS, True
-        elif not self.explicit_keep_alive and self.keep_alive_timeout is None:
+        if not has_length and status not in _NO_BODY_STATUSES:
+            # RFC 9112 §9.3, §6.3 item 8 (and RFC 1945's keep-alive practice): a body nothing
+            # delimits ends with the connection.
+            return _CLOSE_FIELDS, True
+        if request.http_version != "1.0" and not self.explicit_keep_alive and self.keep_alive_timeout is None:
             return _NO_HEADERS, False
         # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even
         # with explicit_keep_alive off: Keep-Alive is connection-specific, so it travels
@@ -1010,6 +1013,8 @@ class Policy:
         *,
         server_close: bool = False,
         requests_left: int | None = None,
+        delimited: bool = True,
+        server_announces: bool = False,
     ) -> ResponsePlan:
         """The response's headers as they must go out, and whether to close.
 
@@ -1017,20 +1022,30 @@ class Policy:
         field nominates (protected names excepted), keeps Upgrade on a legitimate 101,
         honours the application's ``Connection: close``, then appends the fields
         :meth:`connection_fields` decides. Nothing is allocated beyond the appended
-        list when the application sent no hop-by-hop header.
+        list when the application sent no hop-by-hop header. ``delimited=False``: the
+        body has no Content-Length and the server will not chunk it. ``server_announces``
+        (with ``server_close``): the server adds its own ``Connection: close`` to this
+        response, so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
         """
         ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
         pairs: _Pairs = headers
+        dirty = (status < 200 or status == 204) and _has_content_length(headers)  # RFC 9110 §8.6
         for name, _ in pairs:
-            if name not in ordinary and self.kind_of(name):
-                return self._finish_dirty(request, status, headers, server_close, requests_left)
-        if (status < 200 or status == 204) and _has_content_length(headers):
-            return self._finish_dirty(request, status, headers, server_close, requests_left)
+            if dirty or (name not in ordinary and self.kind_of(name)):
+                return self._finish_dirty(
+                    request,
+                    status,
+                    headers,
+                    server_close,
+                    requests_left,
+                    delimited=delimited,
+                    server_announces=server_announces,
+                )
         answer = request.plain_answer
-        if answer is None or status == 101 or server_close or requests_left is not None:
-            has_length = True
+        if answer is None or status < 200 or server_close or requests_left is not None or not delimited:
+            has_length = delimited
             if request.http_version == "1.0" and request.persistent:
-                has_length = _has_content_length(headers)
+                has_length = has_length and _has_content_length(headers)
             answer = self.connection_fields(
                 request,
                 status,
@@ -1039,7 +1054,7 @@ class Policy:
                 requests_left=requests_left,
             )
         fields, close = answer
-        if not fields:
+        if not fields or (server_announces and close):
             return headers, close, _NO_NAMES
         return [*headers, *fields], close, _NO_NAMES
 
@@ -1074,6 +1089,9 @@ class Policy:
         headers: Sequence[Header],
         server_close: bool,
         requests_left: int | None,
+        *,
+        delimited: bool = True,
+        server_announces: bool = False,
     ) -> ResponsePlan:
         pairs: _Pairs = headers
         values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
@@ -1105,9 +1123,9 @@ class Policy:
                 kept.append((name, value))
             elif kind != CONNECTION or not honoured:
                 removed.append(name.lower())
-        has_length = True
+        has_length = delimited
         if request.http_version == "1.0" and request.persistent:
-            has_length = _has_content_length(kept)
+            has_length = has_length and _has_content_length(kept)
         fields, close = self.connection_fields(
             request,
             status,
@@ -1116,7 +1134,8 @@ class Policy:
             has_length=has_length,
             requests_left=requests_left,
         )
-        kept.extend(fields)
+        if not (server_announces and close):
+            kept.extend(fields)
         return kept, close, tuple(dict.fromkeys(removed))
 
     # -- WebSocket -----------------------------------------------------------------

@@ -26,6 +26,7 @@ from .rules import (
     close_reason,
     no_content_reason,
 )
+from .servers import FIELD_APP, FIELD_HOOK, FIELD_NONE, FIELD_SERVER, recognise_wsgi
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -39,20 +40,12 @@ __all__ = ["ENVIRON_KEY", "ConnectionMiddleware", "request_facts"]
 ENVIRON_KEY: Final = "connmw.request"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published in the environ."""
 
-# What the response's start said (rules.no_content_reason): absent before it started (PEP
-# 3333 lets an iterable call start_response lazily), None for a response with content, the
-# reason for one without, "" once its dropped body was counted.
-_NO_CONTENT: Final = "connmw.no_content"
+# What the rest of a response needs once its start went out: absent before it started (PEP
+# 3333 lets an iterable call start_response lazily), None for nothing more, else a _Pending.
+_RESPONSE: Final = "connmw.response"
 _NOT_STARTED: Final = "not started"
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
-
-# What a server does with an application's Connection field, measured on the wire (README,
-# "WSGI servers"). A server not listed is held to PEP 3333, which forbids the field.
-QUIET: Final = 0  # wsgiref asserts (500); werkzeug sends its own "close": send none
-FIELDS: Final = 1  # granian passes it on and honours "close": send connmw's one field
-CLOSER: Final = 2  # gunicorn drops it and writes its own: ask its response object to close
-SERVERS: Final[tuple[tuple[str, int], ...]] = (("gunicorn/", CLOSER), ("Granian", FIELDS))
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 
@@ -134,18 +127,18 @@ class ConnectionMiddleware(MiddlewareBase):
             # A partial, not a nested def: two allocations instead of five, 0.07 µs a
             # request (a tenth of connmw's cost; the benchmark in the README).
             result = self.app(environ, partial(_quiet_start, self, environ, start_response))
-            if environ.get(_NO_CONTENT, _NOT_STARTED) is not None:  # no content, or not started
-                return _WithoutContent.around(self, environ, result)
+            if environ.get(_RESPONSE, _NOT_STARTED) is not None:  # more to do, or not started
+                return _Guarded.around(self, environ, result)
             return result
         if not self._enabled:
             return self.app(environ, start_response)
-        return _WithoutContent.around(self, environ, self._respond(environ, start_response, key))
+        return _Guarded.around(self, environ, self._respond(environ, start_response, key))
 
     def _respond(
         self, environ: WSGIEnvironment, start_response: StartResponse, key: tuple[Any, Any, Any]
     ) -> Iterable[bytes]:
         """The app's answer off the remembered path: judge, strip, hold, then call it."""
-        protocol, connection, software = key
+        protocol, connection, _ = key
         upgrade = environ.get("HTTP_UPGRADE")
         facts = self._policy.request_facts(protocol or "", connection, upgrade)
         environ[ENVIRON_KEY] = facts
@@ -158,15 +151,18 @@ class ConnectionMiddleware(MiddlewareBase):
                 return refusal
         if self._strip_request:
             self._strip(environ, facts)
-        if facts.http_version == "1.0" and self._buffer_limit:  # never remembered: no fast path
-            held = _Http10Response(partial(self._start, environ, start_response), environ, self._buffer_limit)
-            return held.body(self.app(environ, held.start_response))
-        server = _server_kind(software)
-        # gunicorn keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
-        lone = (
-            server == CLOSER and facts.persistent and facts.http_version != "1.0" and not self._lifecycle_on
-        )
-        if (server == QUIET or (lone and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
+        server = recognise_wsgi(environ)
+        # HTTP/1.0 has no chunked coding (RFC 9112 §7); some servers do not chunk HTTP/1.1.
+        if (facts.http_version == "1.0" or not server.chunks_unsized) and self._buffer_limit:
+            held = _HeldResponse(partial(self._start, environ, start_response), environ, self._buffer_limit)
+            return held.body(self.app(environ, held.start_response))  # never remembered: no fast path
+        says = server.connection_field
+        quiet = says in (FIELD_SERVER, FIELD_NONE)  # connmw sends it no Connection field
+        # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
+        lone = quiet and facts.persistent and facts.http_version != "1.0" and not self._lifecycle_on
+        if ((quiet and server.persist is None) or (lone and not DRAIN.on)) and environ.get(
+            "REQUEST_METHOD"
+        ) != "HEAD":
             remember = not (
                 abuse or upgrade is not None or self._strip_request or len(connection or "") > 256
             )
@@ -195,15 +191,22 @@ class ConnectionMiddleware(MiddlewareBase):
                 environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION")
             )
         headers = headers if type(headers) is list else list(headers)
-        server = _server_kind(environ.get("SERVER_SOFTWARE"))
+        server = recognise_wsgi(environ)
+        says = server.connection_field
+        acts = says in (FIELD_APP, FIELD_HOOK) or server.persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         reason: str | None = None
         left: int | None = None
         key = _connection_key(environ) if self._lifecycle_on else None
-        if server != QUIET and not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
+        if acts and not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
             reason, left = self._lifecycle.decide(key)
-        if server != FIELDS and not self._strict and len(self._known) < 1024:  # for _quiet_start
+        if server.always_closes and says == FIELD_APP and reason is None:
+            reason = "server"  # it closes every connection (uWSGI's --http-socket): say so
+        if code == 101 and not server.switches_protocols:
+            logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
+            raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
+        if says != FIELD_APP and not self._strict and len(self._known) < 1024:  # for _quiet_start
             for pair in headers:
                 if (
                     type(pair) is tuple
@@ -214,30 +217,31 @@ class ConnectionMiddleware(MiddlewareBase):
                     self._known[pair[0]] = self._policy.kind_of(pair[0])
         fields: Sequence[Header]
         answer = facts.plain_answer if no_content is None and reason is None and left is None else None
-        if answer is not None and not self._strict and not _dirty(self._policy, headers):
+        if answer is not None and not framing and not self._strict and not _dirty(self._policy, headers):
             out, (fields, close) = list(headers), answer  # granian's common case: add a field
         else:
-            out, fields, close = self._clean(environ, facts, code, headers, exc_info, reason, left)
-        if server == FIELDS and close and facts.http_version == "1.0" and facts.tokens.keep_alive:
+            out, fields, close = self._clean(environ, facts, code, headers, exc_info, reason, left, framing)
+        if server.name == "granian" and close and facts.http_version == "1.0" and facts.tokens.keep_alive:
             # granian adds its own "keep-alive" to an HTTP/1.0 keep-alive request's answer, so
             # "close" would read "close, keep-alive": send nothing, granian keeps the connection.
             close, fields = False, ()
-        if fields and (server == FIELDS or code == 101):
+        if fields and (says == FIELD_APP or (code == 101 and server.switches_protocols)):
             out.extend(map(_text, fields))
-        if close and server != QUIET:
+        if close and acts:
             self._reporter.closed(close_reason(facts, reason, framing=framing))
             if reason is None:
                 self._lifecycle.forget(key)
         write = send(status, out, exc_info)
-        if close and server == CLOSER:
-            closer = getattr(getattr(write, "__self__", None), "force_close", None)
-            if callable(closer):
-                closer()  # gunicorn's Response: it sends "Connection: close", then closes
-        if no_content is not None:
-            if environ.get(_NO_CONTENT) != "":  # a second start_response (exc_info) keeps "counted"
-                environ[_NO_CONTENT] = no_content
-            return partial(_write_nothing, self, environ)
-        environ[_NO_CONTENT] = None  # has content (an error page replacing a bodiless start too)
+        after = None
+        asks = close or says == FIELD_HOOK or facts.http_version == "1.0"  # keep 1.0 where granted
+        if server.persist is not None and code != 101 and asks:
+            after = server.persist(write, not close, tuple(fields))
+        if no_content is not None or after is not None:
+            environ[_RESPONSE] = _Pending(no_content, after)
+            if no_content is not None:
+                return partial(_write_nothing, self, environ)
+        else:
+            environ[_RESPONSE] = None  # nothing more (an error page replacing a bodiless start too)
         return write
 
     def _clean(  # noqa: PLR0917 (the state of one start_response call)
@@ -249,6 +253,7 @@ class ConnectionMiddleware(MiddlewareBase):
         exc_info: OptExcInfo | None,
         reason: str | None,
         left: int | None,
+        framing: bool,
     ) -> tuple[list[tuple[str, str]], Sequence[Header], bool]:
         """The rules' answer for these headers: what stays, connmw's fields, whether to close."""
         raw, malformed = _to_bytes(headers)
@@ -260,7 +265,7 @@ class ConnectionMiddleware(MiddlewareBase):
                 logger.error("app answered %s; the server will answer 500", problem)
                 raise SwitchingProtocolsError(problem, status_hint=500)
         kept, close, removed = self._policy.finish_response(
-            facts, code, raw, server_close=reason is not None, requests_left=left
+            facts, code, raw, server_close=reason is not None, requests_left=left, delimited=not framing
         )
         if removed:
             if self._strict and exc_info is None:  # never hide the app's own error
@@ -293,9 +298,9 @@ class ConnectionMiddleware(MiddlewareBase):
 
     def _drop_body(self, environ: WSGIEnvironment) -> None:
         """Body bytes of a response without content were dropped: count once, or raise (strict)."""
-        reason = environ.get(_NO_CONTENT)
-        if reason:
-            environ[_NO_CONTENT] = ""
+        pending = environ.get(_RESPONSE)
+        if isinstance(pending, _Pending) and pending.no_content:
+            reason, pending.no_content = pending.no_content, ""
             if self._strict:
                 raise ForbiddenBodyError(reason)
             self._reporter.body_dropped(reason)
@@ -337,7 +342,7 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
         pass
     if clean:
-        environ[_NO_CONTENT] = None  # started, with content
+        environ[_RESPONSE] = None  # started, nothing more to do
         return start_response(status, headers, exc_info)
     return self._start(environ, start_response, status, headers, exc_info)
 
@@ -348,14 +353,25 @@ def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: b
         self._drop_body(environ)
 
 
-class _WithoutContent:
-    """The app's iterable, for a response that has no content or may turn out to have none.
+class _Pending:
+    """What a response still needs after its start: dropping its body, a call at its end."""
+
+    __slots__ = ("after", "no_content")
+
+    def __init__(self, no_content: str | None, after: Callable[[], None] | None) -> None:
+        self.no_content = no_content  # the rules' reason; "" once the dropped body is counted
+        self.after = after  # the server's, once the body is written (uWSGI's close)
+
+
+class _Guarded:
+    """The app's iterable, for a response with something left to do once it started.
 
     Chunks pass while the response has content, or before it started (PEP 3333 lets a
     generator call ``start_response`` lazily, before its first non-empty chunk). Once the
     start says the response has no content (:func:`connmw.rules.no_content_reason`), the
-    first non-empty chunk is dropped and counted and nothing more is read: the server
-    then calls :meth:`close`, which closes the app's iterable, once (PEP 3333).
+    first non-empty chunk is dropped and counted and nothing more is read. :meth:`close`
+    closes the app's iterable, once (PEP 3333), then runs what the server asked to run
+    at the end of the response.
     """
 
     __slots__ = ("_environ", "_middleware", "_result")
@@ -369,35 +385,46 @@ class _WithoutContent:
     def around(
         cls, middleware: ConnectionMiddleware, environ: WSGIEnvironment, result: Iterable[bytes]
     ) -> Iterable[bytes]:
-        """``result`` itself when nothing in it can be a body to drop, else a guard around it.
+        """``result`` itself when nothing is left to do, else a guard around it.
 
-        A guard when the response started without content or has not started yet (its
-        iterable will start it lazily); but never around a list or tuple of empty chunks,
-        which has nothing to drop.
+        A guard when the response started with something left (a body to drop, a call at
+        its end) or has not started yet (its iterable will start it lazily); but never
+        around a list or tuple of empty chunks when only a body would have been dropped.
         """
-        if environ.get(_NO_CONTENT, _NOT_STARTED) is None:
+        pending = environ.get(_RESPONSE, _NOT_STARTED)
+        if pending is None:
             return result
-        if type(result) in (list, tuple) and not any(result):
+        nothing_after = not isinstance(pending, _Pending) or pending.after is None
+        if nothing_after and type(result) in (list, tuple) and not any(result):
             return result
         return cls(middleware, environ, result)
 
     def __iter__(self) -> Iterator[bytes]:
         environ = self._environ
         for chunk in self._result or ():
-            if environ.get(_NO_CONTENT) is None:  # with content, or not started yet
-                yield chunk
+            pending = environ.get(_RESPONSE)
+            if not isinstance(pending, _Pending) or pending.no_content is None:
+                yield chunk  # with content, or not started yet
             elif chunk:
                 self._middleware._drop_body(environ)
                 return
 
     def close(self) -> None:
         result, self._result = self._result, None
-        if result is not None:
+        if result is None:
+            return
+        try:
             _close(result)
+        finally:
+            pending = self._environ.get(_RESPONSE)
+            if isinstance(pending, _Pending) and pending.after is not None:
+                pending.after()
 
 
-class _Http10Response:
-    """One response to an HTTP/1.0 request, held until its length is known.
+class _HeldResponse:
+    """One response whose body the server would not delimit, held until its length is known.
+
+    HTTP/1.0 has no chunked coding, and some servers do not chunk HTTP/1.1 either.
 
     The app's ``start_response`` and ``write()`` hold a response whose body needs framing
     (:func:`connmw.rules.body_needs_framing`); :meth:`body` reads the app's iterable and
@@ -523,13 +550,6 @@ def _dirty(policy: Policy, headers: list[Any]) -> bool:
         return policy.needs_cleaning(headers)
     except (TypeError, AttributeError, IndexError, ValueError):
         return True  # not str pairs: the conversion reports them
-
-
-@lru_cache(maxsize=64)
-def _server_kind(software: str | None) -> int:
-    """QUIET, FIELDS or CLOSER for a ``SERVER_SOFTWARE`` value."""
-    text = software if isinstance(software, str) else ""
-    return next((kind for prefix, kind in SERVERS if text.startswith(prefix)), QUIET)
 
 
 @lru_cache(maxsize=256)

@@ -289,6 +289,8 @@ def check_response(
             assert name not in nominated, out
     if legit_101:
         assert connection == [b"upgrade"], out
+    elif status < 200:
+        assert connection == [], out  # RFC 9110 §15.2: interim; the final response decides
     elif (
         not multiplexed
         and fields_expected

@@ -306,9 +306,9 @@ _WS_REQUEST = ((b"connection", b"Upgrade"), (b"upgrade", b"websocket"))
             (),
             200,
             {"has_length": False},
-            KEEP,
-            False,
-            id="http11-without-length-is-chunked-and-kept",
+            CLOSE,
+            True,
+            id="http11-body-the-server-will-not-delimit-closes-rfc9112-6.3",
         ),
         # The app's wish and the server's reasons.
         pytest.param(
@@ -342,7 +342,7 @@ _WS_REQUEST = ((b"connection", b"Upgrade"), (b"upgrade", b"websocket"))
             id="a-101-switches-even-while-draining-the-socket-is-no-longer-http",
         ),
         pytest.param(
-            {}, "1.1", (), 101, {}, KEEP, False, id="a-101-to-a-plain-request-gets-no-connection-upgrade"
+            {}, "1.1", (), 101, {}, (), False, id="a-101-to-a-plain-request-is-interim-and-decides-nothing"
         ),
         pytest.param(
             {}, "1.1", _WS_REQUEST, 400, {}, KEEP, False, id="a-refused-upgrade-stays-http-and-persistent"
@@ -792,7 +792,7 @@ _CT = (b"Content-Type", b"text/plain")
             101,
             [(b"Upgrade", b"websocket")],
             {},
-            [*KEEP],
+            [],
             False,
             (b"upgrade",),
             id="upgrade-on-a-101-to-a-plain-request-is-stripped",
