@@ -20,11 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from .servers import SERVERS as PROFILES
+from .servers import ServerProfile
 
 __all__ = [
     "SERVERS",
@@ -46,29 +48,17 @@ class ServeError(Exception):
     """An application could not be loaded or served; the message is one line."""
 
 
-@dataclass(frozen=True)
-class ServerKind:
-    """A server connmw knows how to start: the interfaces it serves and its package."""
-
-    interfaces: frozenset[str]
-    module: str
-    install: str
-
-
-SERVERS: dict[str, ServerKind] = {
-    "uvicorn": ServerKind(frozenset({"asgi"}), "uvicorn", "python -m pip install 'connmw[examples]'"),
-    "hypercorn": ServerKind(frozenset({"asgi", "wsgi"}), "hypercorn", "python -m pip install hypercorn"),
-    "granian": ServerKind(frozenset({"asgi", "wsgi"}), "granian", "python -m pip install granian"),
-    "gunicorn": ServerKind(frozenset({"asgi", "wsgi"}), "gunicorn", "python -m pip install gunicorn"),
-    "werkzeug": ServerKind(frozenset({"wsgi"}), "werkzeug", "python -m pip install 'connmw[examples]'"),
-    "wsgiref": ServerKind(frozenset({"wsgi"}), "wsgiref", "(standard library)"),
+SERVERS: Mapping[str, ServerProfile] = {
+    name: profile for name, profile in PROFILES.items() if profile.command is not None
 }
+"""The servers ``connmw check --server`` can start: every row of :data:`connmw.servers.SERVERS`
+that says how."""
 DEFAULT_SERVER = {"asgi": "uvicorn", "wsgi": "werkzeug"}
 
 
 def missing_servers(*names: str) -> list[str]:
     """Which of these servers' packages are not importable here."""
-    return [name for name in names if importlib.util.find_spec(SERVERS[name].module) is None]
+    return [name for name in names if importlib.util.find_spec(SERVERS[name].package) is None]
 
 
 def free_port() -> int:
@@ -112,38 +102,14 @@ def interface_of(app: Any) -> str:
 
 
 def _command(name: str, interface: str, target: str, port: int) -> list[str]:
-    python = sys.executable
-    if name == "uvicorn":
-        return [
-            python,
-            "-m",
-            "uvicorn",
-            target,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-    if name == "hypercorn":
-        return [python, "-m", "hypercorn", target, "-b", f"{HOST}:{port}", "--log-level", "WARNING"]
-    if name == "granian":
-        return [
-            python, "-m", "granian", "--interface", interface, "--host", HOST, "--port", str(port),
-            "--log-level", "warning", target,
-        ]  # fmt: skip
-    if name == "gunicorn":
-        if interface == "asgi":
-            if importlib.util.find_spec("uvicorn_worker") is None:
-                raise ServeError(
-                    "gunicorn serves ASGI apps with uvicorn-worker: python -m pip install uvicorn-worker"
-                )
-            worker = ["-k", "uvicorn_worker.UvicornWorker"]
-        else:
-            worker = ["-k", "gthread", "--threads", "4"]
-        return [python, "-m", "gunicorn", *worker, "-b", f"{HOST}:{port}", "--log-level", "warning", target]
-    return [python, "-m", "connmw._runner", name, target, HOST, str(port)]
+    command = SERVERS[name].command
+    if command is None:  # pragma: no cover - SERVERS holds only rows that say how
+        raise ServeError(f"connmw cannot start {name}")
+    if name == "gunicorn" and interface == "asgi" and importlib.util.find_spec("uvicorn_worker") is None:
+        raise ServeError(
+            "gunicorn serves ASGI apps with uvicorn-worker: python -m pip install uvicorn-worker"
+        )
+    return command(sys.executable, interface, target, port)
 
 
 def _environment() -> dict[str, str]:

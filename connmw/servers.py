@@ -156,6 +156,9 @@ def _uwsgi_http11_persist(write: Any, keep: bool, fields: Fields) -> Callable[[]
     descriptor = importlib.import_module("uwsgi").connection_fd()  # only inside a uWSGI worker
 
     def shut() -> None:
+        # uWSGI writes a head no body followed (HEAD, 204) only after close(): write it now.
+        with contextlib.suppress(OSError):
+            write(b"")
         with contextlib.suppress(OSError), socket.socket(fileno=os.dup(descriptor)) as connection:
             connection.shutdown(socket.SHUT_RDWR)
 
@@ -269,7 +272,7 @@ def _uwsgi(mode: str) -> Callable[[str, str, str, int], list[str]]:
             listen += ["--http-keepalive"]
         return [
             python, "-c", "import sys, pyuwsgi; pyuwsgi.run(*sys.argv[1:])", *listen,
-            "--module", target, "--master", "--die-on-term", "--processes", "1",
+            "--module", target, "--master", "--die-on-term", "--processes", "1", "--threads", "4",
             "--disable-logging", "--need-app",
         ]  # fmt: skip
 
