@@ -934,3 +934,31 @@ def test_benchmark_hot_path(request_headers: list[Header]) -> None:
         print(f"{name:34s} {value:10.2f} {value - bare:7.2f}")
     ratio = (best["connmw ConnectionMiddleware"] - bare) / (best["starlette TrustedHostMiddleware"] - bare)
     print(f"connmw added cost / TrustedHostMiddleware added cost: {ratio:.2f} (target <= 0.70)")
+
+
+# --------------------------------------------------------------------------------------
+# Same origin by default: the refusal, and a log line that says how to allow an origin
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "accepted"),
+    [
+        pytest.param(b"http://example.com", True, id="same-host"),
+        pytest.param(b"https://example.com", True, id="https-page-same-host"),
+        pytest.param(b"http://evil.example", False, id="foreign"),
+        pytest.param(b"null", False, id="null"),
+    ],
+)
+def test_websocket_same_origin_by_default(
+    origin: bytes, accepted: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="connmw")
+    recorder, middleware = run(
+        ws_scope((b"origin", origin)), {"type": "websocket.accept"}, incoming=[{"type": "websocket.connect"}]
+    )
+    assert recorder.called == (1 if accepted else 0)
+    if not accepted:
+        assert recorder.sent[0]["status"] == 403
+        assert middleware.stats.handshakes_rejected == {"forbidden-origin": 1}
+        assert "list it in CONNMW_WS_ALLOWED_ORIGINS or ws_allowed_origins" in caplog.text
