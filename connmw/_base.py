@@ -33,6 +33,7 @@ class MiddlewareBase:
         self._strict = self._config.strict
         self._strip_request = self._config.strip_request_headers
         self._buffer_limit = self._config.http10_buffer_bytes
+        self._ready_path = self._config.ready_path if self._enabled else None
 
     @property
     def config(self) -> Config:

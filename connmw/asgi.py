@@ -9,7 +9,15 @@ from ._base import MiddlewareBase
 from .config import Config
 from .errors import ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .rules import Header, RequestFacts, body_needs_framing, close_reason, no_content_reason
+from .rules import (
+    Header,
+    RequestFacts,
+    asks_readiness,
+    body_needs_framing,
+    close_reason,
+    no_content_reason,
+    readiness_answer,
+)
 from .servers import ServerProfile, recognise_asgi
 
 __all__ = [
@@ -136,6 +144,11 @@ class ConnectionMiddleware(MiddlewareBase):
             state[STATE_KEY] = facts
         else:
             scope = _publish(scope, facts)
+        if self._ready_path is not None and asks_readiness(
+            scope.get("method"), scope.get("path"), self._ready_path
+        ):
+            await self._answer_ready(scope, facts, send)
+            return
         if facts.unusual or scope.get("method") == "HEAD":
             await self._call_unusual(scope, receive, send, facts)
             return
@@ -175,6 +188,9 @@ class ConnectionMiddleware(MiddlewareBase):
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             scope = _publish(scope, facts)
+            if asks_readiness(scope.get("method"), scope.get("path"), self._ready_path):
+                await self._answer_ready(scope, facts, server_send)
+                return
         if self._strip_request:
             headers = self._rules.strip_request(scope["headers"], facts)
             if headers is not scope["headers"]:
@@ -309,6 +325,15 @@ class ConnectionMiddleware(MiddlewareBase):
                 await send(message)  # trailers, pathsend, …: not ours to hold back
 
         return send_http10
+
+    async def _answer_ready(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
+        """Answer a readiness check without calling the application (``ready_path``)."""
+        draining = self._lifecycle.draining()
+        self._reporter.readiness(draining)
+        status, headers, body = readiness_answer(scope.get("method"), draining)
+        start = {"type": "http.response.start", "status": status, "headers": headers}
+        await send(self._start(start, facts, scope, send))  # connection fields: close while draining
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     def _content_guard(self, scope: Scope, send: Send) -> Send:
         """``send`` that drops the body bytes of a response without content.

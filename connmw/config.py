@@ -105,6 +105,18 @@ def _items(value: object) -> tuple[str, ...]:
     return tuple(items)
 
 
+def _url_path(value: object) -> str:
+    """An absolute URL path: ``/`` first, no query, fragment, white space or control."""
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and value.isprintable()
+        and not any(char in value for char in " ?#\t")
+    ):
+        return value
+    raise ValueError
+
+
 def _path(value: object) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -137,6 +149,7 @@ _OPTIONS: dict[str, _Option] = {
     "keep_alive_timeout": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
     "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
+    "ready_path": _Option(_optional(_url_path), "a URL path starting with '/', no query (empty for none)"),
 }
 
 
@@ -162,6 +175,7 @@ class Config:
     keep_alive_timeout: int | None = None
     max_requests_per_connection: int | None = None
     max_connection_age: int | None = None
+    ready_path: str | None = None
 
     def policy(self) -> Policy:
         """The rules core configured by these settings."""

@@ -125,6 +125,10 @@ class Lifecycle:
     def __len__(self) -> int:
         return len(self._table)
 
+    def draining(self) -> bool:
+        """Whether this process drains now: :func:`drain`, or the drain file exists."""
+        return self._drain.active()
+
     def decide(self, key: Hashable | None) -> tuple[str | None, int | None]:
         """Close reason and requests left for the next response on connection ``key``."""
         if self._drain.active():

@@ -34,7 +34,8 @@ class Stats:
     * ``request_abuse``: requests whose Connection field nominated a protected header,
       had too many tokens or invalid tokens;
     * ``bodies_dropped``: why a response has no content (``head``, ``1xx``, ``204``,
-      ``304``) → responses whose body bytes connmw dropped.
+      ``304``) → responses whose body bytes connmw dropped;
+    * ``readiness``: ``ready`` or ``draining`` → readiness checks connmw answered.
     """
 
     __slots__ = (
@@ -42,6 +43,7 @@ class Stats:
         "connections_closed",
         "handshakes_rejected",
         "headers_stripped",
+        "readiness",
         "request_abuse",
     )
 
@@ -51,6 +53,7 @@ class Stats:
         self.connections_closed: dict[str, int] = {}
         self.request_abuse: int = 0
         self.bodies_dropped: dict[str, int] = {}
+        self.readiness: dict[str, int] = {}
 
     def as_dict(self) -> dict[str, object]:
         """A snapshot fit for JSON (a metrics endpoint, a health check)."""
@@ -60,6 +63,7 @@ class Stats:
             "connections_closed": dict(self.connections_closed),
             "request_abuse": self.request_abuse,
             "bodies_dropped": dict(self.bodies_dropped),
+            "readiness": dict(self.readiness),
         }
 
     def __repr__(self) -> str:
@@ -115,6 +119,12 @@ class Reporter:
             _already_warned.add(("body", reason.encode()))
             what = "a response to HEAD" if reason == "head" else f"a {reason} response"
             logger.warning("app sent body bytes in %s (RFC 9110 §6.4.1); dropped", what)
+
+    def readiness(self, draining: bool) -> None:
+        """A readiness check was answered (never logged: load balancers ask every second)."""
+        counts = self.stats.readiness
+        key = "draining" if draining else "ready"
+        counts[key] = counts.get(key, 0) + 1
 
     def abuse(self, what: str) -> None:
         """A request's Connection field tried to nominate what it may not."""

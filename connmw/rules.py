@@ -84,6 +84,7 @@ __all__ = [
     "no_content_reason",
     "normalize_http_version",
     "parse_connection",
+    "readiness_answer",
     "same_origin",
     "websocket_accept",
 ]
@@ -1237,6 +1238,37 @@ def body_needs_framing(status: int, method: str | None, headers: Iterable[Header
     if no_content_reason(method, status) is not None:
         return False
     return not _has_content_length(headers)
+
+
+READY_RETRY_AFTER: Final = 5
+"""Seconds a draining instance's readiness answer asks a client to wait before asking again."""
+_READY_HEADERS: Final[tuple[Header, ...]] = (
+    (b"content-type", b"text/plain; charset=utf-8"),
+    (b"cache-control", b"no-store"),  # RFC 9111 §5.2.2.5: a probe must never be answered from a cache
+)
+
+
+def asks_readiness(method: str | None, path: str | None, ready_path: str | None) -> bool:
+    """Whether a request is a readiness check connmw answers itself: GET or HEAD of exactly
+    ``ready_path`` (the query string, not part of ``path``, is ignored)."""
+    return ready_path is not None and path == ready_path and method in ("GET", "HEAD")
+
+
+def readiness_answer(method: str | None, draining: bool) -> tuple[int, list[Header], bytes]:
+    """The answer to a readiness check: ``(status, headers, body)``, Connection fields aside.
+
+    ``200 ready`` while serving; ``503 draining`` with ``Retry-After`` (RFC 9110 §10.2.3,
+    §15.6.4) while the instance drains, so that a load balancer's health check takes it
+    out of rotation before it stops: closing keep-alive connections alone does not stop a
+    balancer from opening new ones. The adapters add the connection fields
+    (:meth:`Policy.finish_response` with ``server_close=draining``: ``close`` while
+    draining). A HEAD answer has the GET's Content-Length and no body (RFC 9110 §9.3.2).
+    """
+    status, body = (503, b"draining\n") if draining else (200, b"ready\n")
+    headers = [*_READY_HEADERS, (b"content-length", b"%d" % len(body))]
+    if draining:
+        headers.append((b"retry-after", b"%d" % READY_RETRY_AFTER))
+    return status, headers, b"" if method == "HEAD" else body
 
 
 def close_reason(request: RequestFacts, server_reason: str | None = None, *, framing: bool = False) -> str:

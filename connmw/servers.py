@@ -21,6 +21,7 @@ import functools
 import importlib
 import os
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -110,15 +111,30 @@ def _gunicorn_persist(write: Any, keep: bool, fields: Fields) -> None:
         closer()
 
 
-def _waitress_persist(write: Any, keep: bool, fields: Fields) -> None:
+def _waitress_persist(write: Any, keep: bool, fields: Fields) -> Callable[[], None] | None:
     # waitress decides from the request's Connection value when it writes the head
     # (task.py build_response_header): "close" makes it say close once and close. Its
     # set_close_on_finish() would add "Connection: Keep-Alive" beside it on HTTP/1.0.
     task = _owner(write)
-    headers = getattr(getattr(task, "request", None), "headers", None)
+    request = getattr(task, "request", None)
+    headers = getattr(request, "headers", None)
     if keep or getattr(task, "wrote_header", True) or not isinstance(headers, dict):
-        return
+        return None
     headers["CONNECTION"] = "close"
+    if getattr(request, "command", None) == "HEAD" and getattr(task, "content_length", 0) is None:
+        return functools.partial(_waitress_head_only, task)
+    return None
+
+
+def _waitress_head_only(task: Any) -> None:
+    # An HTTP/1.1 HEAD response without Content-Length is framed as chunked and, once the
+    # application is done, waitress writes the last chunk "0\r\n\r\n" after its head
+    # (task.py finish(), which never looks at the method): the head goes out now, alone.
+    if sys.exc_info()[1] is not None:
+        return  # the application failed: waitress answers 500 with its own head
+    if not task.wrote_header:
+        task.write(b"")
+    task.chunked_response = False
 
 
 def _cheroot_persist(write: Any, keep: bool, fields: Fields) -> None:

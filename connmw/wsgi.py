@@ -21,10 +21,12 @@ from .rules import (
     Header,
     Policy,
     RequestFacts,
+    asks_readiness,
     body_needs_framing,
     check_switching_protocols,
     close_reason,
     no_content_reason,
+    readiness_answer,
 )
 from .servers import FIELD_APP, FIELD_HOOK, FIELD_NONE, FIELD_SERVER, recognise_wsgi
 
@@ -115,6 +117,12 @@ class ConnectionMiddleware(MiddlewareBase):
         self._plain: dict[tuple[Any, Any, Any], tuple[RequestFacts, bool]] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._ready_path is not None and asks_readiness(
+            environ.get("REQUEST_METHOD"),
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            self._ready_path,
+        ):
+            return self._answer_ready(environ, start_response)
         key = (environ.get("SERVER_PROTOCOL"), environ.get("HTTP_CONNECTION"), environ.get("SERVER_SOFTWARE"))
         seen = self._plain.get(key)
         if (
@@ -203,6 +211,13 @@ class ConnectionMiddleware(MiddlewareBase):
             reason, left = self._lifecycle.decide(key)
         if server.always_closes and says == FIELD_APP and reason is None:
             reason = "server"  # it closes every connection (uWSGI's --http-socket): say so
+        if (
+            reason is None
+            and no_content is not None
+            and facts.persistent
+            and _closes_unsized(server.name, environ.get("REQUEST_METHOD"), code, headers)
+        ):
+            reason = "server"  # and it would not say so beside connmw's keep-alive
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
@@ -273,6 +288,21 @@ class ConnectionMiddleware(MiddlewareBase):
             self._reporter.stripped(removed)
         out, fields = _to_str(headers, raw, kept)
         return out, fields, close
+
+    def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """Answer a readiness check without calling the application (``ready_path``)."""
+        facts = self._policy.request_facts(
+            environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
+        )
+        environ[ENVIRON_KEY] = facts
+        draining = self._lifecycle.draining()
+        self._reporter.readiness(draining)
+        status, headers, body = readiness_answer(environ.get("REQUEST_METHOD"), draining)
+        # connection fields, and a request to close where the server needs one, while draining
+        self._start(
+            environ, start_response, f"{status} {HTTPStatus(status).phrase}", list(map(_text, headers))
+        )
+        return [body]
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
         method, version = environ.get("REQUEST_METHOD", ""), environ.get("SERVER_PROTOCOL", "")
@@ -530,6 +560,23 @@ def _close(result: Iterable[bytes]) -> None:
     close = getattr(result, "close", None)
     if close is not None:
         close()
+
+
+def _closes_unsized(server: str, method: str | None, code: int, headers: list[Any]) -> bool:
+    """Whether the server closes after this response without content for want of a length.
+
+    uWSGI's HTTP router closes after any response without Content-Length (1xx and 204
+    lose theirs), silently beside a Connection field (plugins/http/keepalive.c,
+    ``http_response_parse``); cheroot and waitress after a HEAD response without one
+    (cheroot's ``send_headers``; waitress's ``build_response_header``, which frames it
+    as chunked: see ``_waitress_persist``). connmw then says close itself.
+    TODO(servers): a column of the table rather than names here.
+    """
+    if server != "uwsgi-router" and (method != "HEAD" or server not in ("cheroot", "waitress")):
+        return False
+    if code < 200 or code == 204:
+        return True
+    return not any(type(pair) is tuple and str(pair[0]).lower() == "content-length" for pair in headers)
 
 
 def _status_code(status: str) -> int:

@@ -962,3 +962,59 @@ def test_websocket_same_origin_by_default(
         assert recorder.sent[0]["status"] == 403
         assert middleware.stats.handshakes_rejected == {"forbidden-origin": 1}
         assert "list it in CONNMW_WS_ALLOWED_ORIGINS or ws_allowed_origins" in caplog.text
+
+
+# --------------------------------------------------------------------------------------
+# The readiness path: answered by connmw, never by the application
+# --------------------------------------------------------------------------------------
+
+READY = [
+    pytest.param("1.1", "GET", False, 200, [b"keep-alive"], b"ready\n", id="serving-http11"),
+    pytest.param("1.1", "HEAD", False, 200, [b"keep-alive"], b"", id="serving-head"),
+    pytest.param("1.1", "GET", True, 503, [b"close"], b"draining\n", id="draining-says-close"),
+    pytest.param("2", "GET", True, 503, [], b"draining\n", id="draining-http2-no-connection-field"),
+    pytest.param("1.0", "GET", False, 200, [b"close"], b"ready\n", id="serving-http10"),
+]
+
+
+@pytest.mark.parametrize(("version", "method", "draining", "status", "connection", "body"), READY)
+def test_ready_path_answered_without_the_app(  # noqa: PLR0917 (one row of READY)
+    version: str, method: str, draining: bool, status: int, connection: list[bytes], body: bytes
+) -> None:
+    if draining:
+        drain()
+    recorder, middleware = run(
+        http_scope(version, method=method, path="/healthz"), *PLAIN, ready_path="/healthz"
+    )
+    assert recorder.called == 0
+    start, sent_body = recorder.sent
+    assert start["status"] == status
+    assert values(start, b"connection") == connection
+    assert values(start, b"content-length") == [b"9" if draining else b"6"]
+    assert values(start, b"retry-after") == ([b"5"] if draining else [])
+    assert values(start, b"cache-control") == [b"no-store"]
+    assert sent_body["body"] == body
+    assert middleware.stats.readiness == {"draining" if draining else "ready": 1}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "/healthz", id="another-method"),
+        pytest.param("GET", "/healthz/", id="another-path"),
+        pytest.param("GET", "/", id="the-app"),
+    ],
+)
+def test_other_requests_reach_the_app(method: str, path: str) -> None:
+    recorder, middleware = run(http_scope("1.1", method=method, path=path), *PLAIN, ready_path="/healthz")
+    assert recorder.called == 1
+    assert middleware.stats.readiness == {}
+
+
+def test_ready_path_with_the_lifecycle_on_and_a_drain_file(tmp_path: Any) -> None:
+    flag = tmp_path / "drain"
+    flag.touch()
+    recorder, middleware = run(http_scope("1.1", path="/r"), *PLAIN, ready_path="/r", drain_file=str(flag))
+    assert recorder.called == 0
+    assert recorder.sent[0]["status"] == 503
+    assert middleware.stats.connections_closed == {"drain": 1}

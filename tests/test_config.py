@@ -77,6 +77,7 @@ OPTIONS = [
     pytest.param("keep_alive_timeout", "5", 5, 75, 75, id="keep-alive-timeout"),
     pytest.param("max_requests_per_connection", "100", 100, 3, 3, id="max-requests-per-connection"),
     pytest.param("max_connection_age", "3600", 3600, 60, 60, id="max-connection-age"),
+    pytest.param("ready_path", "/healthz", "/healthz", "/-/ready", "/-/ready", id="ready-path"),
 ]
 
 
@@ -255,6 +256,11 @@ BAD_ENV = [
     pytest.param("max_requests_per_connection", "many", id="max-requests-per-connection-a-word"),
     pytest.param("max_connection_age", "0", id="max-connection-age-zero"),
     pytest.param("max_connection_age", "1h", id="max-connection-age-with-a-unit"),
+    pytest.param("ready_path", "healthz", id="ready-path-without-a-slash"),
+    pytest.param("ready_path", "/healthz?full=1", id="ready-path-with-a-query"),
+    pytest.param("ready_path", "/ready now", id="ready-path-with-a-space"),
+    pytest.param("ready_path", "/ready#x", id="ready-path-with-a-fragment"),
+    pytest.param("ready_path", "/r\x01", id="ready-path-with-a-control-byte"),
 ]
 
 
@@ -324,6 +330,8 @@ BAD_KEYWORDS = [
     pytest.param("keep_alive_timeout", 0, id="keep-alive-timeout-zero"),
     pytest.param("max_requests_per_connection", "0", id="max-requests-per-connection-zero-text"),
     pytest.param("max_connection_age", -60, id="max-connection-age-negative"),
+    pytest.param("ready_path", 8080, id="ready-path-a-number"),
+    pytest.param("ready_path", b"/healthz", id="ready-path-bytes"),
 ]
 
 

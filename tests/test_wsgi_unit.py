@@ -1158,3 +1158,58 @@ def test_an_error_page_after_a_bodiless_start_has_content() -> None:
     result = serve(middleware, make_environ(software=GUNICORN), validate=False)
     assert (result.status, result.body) == ("500 Internal Server Error", b"error page")
     assert middleware.stats.bodies_dropped == {}
+
+
+# -- the readiness path: answered by connmw, never by the application ----------------------
+
+
+@pytest.mark.parametrize(
+    ("server", "draining", "status", "connection", "forced"),
+    [
+        pytest.param(GUNICORN, False, "200 OK", [], False, id="gunicorn-serving"),
+        pytest.param(
+            GUNICORN, True, "503 Service Unavailable", [], True, id="gunicorn-draining-asked-to-close"
+        ),
+        pytest.param(
+            GRANIAN, True, "503 Service Unavailable", ["close"], False, id="granian-draining-says-close"
+        ),
+        pytest.param(WSGIREF, True, "503 Service Unavailable", [], False, id="wsgiref-draining"),
+    ],
+)
+def test_ready_path_answered_without_the_app(
+    server: str, draining: bool, status: str, connection: list[str], forced: bool
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        raise AssertionError("the application was called")
+
+    if draining:
+        drain()
+    try:
+        middleware = ConnectionMiddleware(
+            validator(app), config=load_config(environ={}, ready_path="/healthz")
+        )
+        environ = make_environ(software=server, method="GET") | {"PATH_INFO": "/healthz"}
+        result = serve(middleware, environ, validate=False)  # gunicorn's own write, to force_close
+    finally:
+        undrain()
+    assert result.status == status
+    assert result.values("connection") == connection
+    assert result.forced_close is forced
+    assert result.values("retry-after") == (["5"] if draining else [])
+    assert result.body == (b"draining\n" if draining else b"ready\n")
+    assert middleware.stats.readiness == {"draining" if draining else "ready": 1}
+
+
+def test_ready_path_head_has_the_length_and_no_body() -> None:
+    middleware = ConnectionMiddleware(responder(PLAIN), config=load_config(environ={}, ready_path="/-/ready"))
+    result = serve(middleware, make_environ(software=GUNICORN, method="HEAD") | {"PATH_INFO": "/-/ready"})
+    assert (result.status, result.body, result.values("content-length")) == ("200 OK", b"", ["6"])
+
+
+def test_ready_path_counts_script_name() -> None:
+    middleware = ConnectionMiddleware(
+        responder(PLAIN), config=load_config(environ={}, ready_path="/app/ready")
+    )
+    environ = make_environ(software=GUNICORN) | {"SCRIPT_NAME": "/app", "PATH_INFO": "/ready"}
+    assert serve(middleware, environ).body == b"ready\n"
+    assert serve(middleware, make_environ(software=GUNICORN) | {"PATH_INFO": "/ready"}).body == b"ok"
