@@ -38,6 +38,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,7 @@ from . import apps
 ROOT = Path(__file__).resolve().parents[2]
 MODULE = "tests.benchmarks.apps"
 GUNICORN_THREADS = 4
+WAITRESS_THREADS = 4
 
 
 @dataclass
@@ -64,7 +66,8 @@ def uvicorn_loop() -> str:
 
 
 def command(kind: str, app: str, port: int) -> list[str]:
-    """The command line of a ``uvicorn`` (httptools, one worker) or ``gunicorn`` (gthread) server."""
+    """The command line of a ``uvicorn`` (httptools, one worker), ``gunicorn`` (gthread) or
+    ``waitress`` (its default four threads) server."""
     target = f"{MODULE}:{app}"
     if kind == "uvicorn":
         options = [
@@ -88,6 +91,15 @@ def command(kind: str, app: str, port: int) -> list[str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "warning",
+            target,
+        ]
+    if kind == "waitress":
+        return [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--listen=127.0.0.1:{port}",
+            f"--threads={WAITRESS_THREADS}",
             target,
         ]
     raise ValueError(kind)
@@ -159,12 +171,15 @@ def connection_of(response_head: bytes) -> str | None:
 def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
     """Start a server for ``apps.<app>``, wait until it answers 200, stop it afterwards."""
     port = free_port()
+    # A file, not a pipe: a server that logs under load (waitress's queue warnings) would
+    # fill an unread pipe and stall.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         command(kind, app, port),
         cwd=ROOT,
         env=server_env(),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         start_new_session=True,
         preexec_fn=_pinned(SERVER_CPUS),  # noqa: PLW1509 (only sets the CPU affinity)
     )
@@ -172,7 +187,8 @@ def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
         deadline = time.monotonic() + 20
         while True:
             if process.poll() is not None:
-                err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                log.seek(0)
+                err = log.read().decode(errors="replace")
                 raise RuntimeError(f"{kind} serving {app} exited: {err.strip().splitlines()[-1:]}")
             try:
                 response = head(port, probe_path)
@@ -194,8 +210,7 @@ def serve(kind: str, app: str, *, probe_path: str = "/") -> Iterator[Server]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-        if process.stderr:
-            process.stderr.close()
+        log.close()
 
 
 # -- wrk ----------------------------------------------------------------------------------------
@@ -212,7 +227,7 @@ FLOOR = ("keep-alive field only", "connmw, explicit_keep_alive=0")
 @dataclass(frozen=True)
 class Comparison:
     name: str
-    server: str  # "uvicorn" or "gunicorn"
+    server: str  # "uvicorn", "gunicorn" or "waitress"
     app: str  # a base name of apps._SERVED
     target: float | None  # wrapped / bare req/s, at least
     floor: tuple[str, ...] = ()  # wrappers also measured with keep-alive
@@ -222,6 +237,7 @@ COMPARISONS = [
     Comparison("ASGI plain app, uvicorn httptools", "uvicorn", "asgi_plain", 0.93, FLOOR),
     Comparison("Starlette app with a route, uvicorn httptools", "uvicorn", "starlette", 0.96, FLOOR),
     Comparison("WSGI plain app, gunicorn gthread", "gunicorn", "wsgi_plain", None),
+    Comparison("WSGI plain app, waitress", "waitress", "wsgi_plain", None),
 ]
 MODES = {"keep-alive": [], "Connection: close": ["-H", "Connection: close"]}
 KEEP_ALIVE = "keep-alive"
@@ -399,6 +415,7 @@ def run(mode: str = "full") -> dict[str, Any]:
         "wrk": f"-t1 -c{WRK_CONNECTIONS}",
         "uvicorn": f"--http httptools --loop {uvicorn_loop()}, 1 worker",
         "gunicorn": f"-k gthread --threads {GUNICORN_THREADS}, 1 worker",
+        "waitress": f"--threads={WAITRESS_THREADS}",
         "seconds": round(time.perf_counter() - started, 1),
         "results": [asdict(result) for result in results],
     }
@@ -434,9 +451,10 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"wrk {result['wrk']}, {settings['rounds']} rounds of {settings['seconds']:g} s, each against every "
         f"server of the row's application in an order rotating by round; uvicorn {result['uvicorn']}; "
-        f"gunicorn {result['gunicorn']}. `keep-alive field only`: a middleware that appends "
-        "`Connection: keep-alive` and does nothing else, the floor of any middleware that says so on the "
-        "wire. CPU ratio: the server's CPU time per request, bare / wrapped (what the req/s ratio would "
+        f"gunicorn {result['gunicorn']}; waitress {result.get('waitress', '')} (it refuses any "
+        "Connection field from an application, so connmw sends none there). `keep-alive field only`: "
+        "a middleware that appends `Connection: keep-alive` and does nothing else, the floor of any "
+        "middleware that says so on the wire. CPU ratio: the server's CPU time per request, bare / wrapped (what the req/s ratio would "
         "be if the server were the only thing running): less sensitive than req/s to other processes.",
     ]
     return "\n".join(lines)

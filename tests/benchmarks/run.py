@@ -33,7 +33,7 @@ SUITES: dict[str, tuple[str, Callable[[str], dict[str, Any]], Callable[[dict[str
         bench_instructions.markdown,
     ),
 }
-PACKAGES = ("uvicorn", "httptools", "uvloop", "starlette", "werkzeug", "gunicorn")
+PACKAGES = ("uvicorn", "httptools", "uvloop", "starlette", "werkzeug", "gunicorn", "waitress")
 
 
 def machine() -> dict[str, Any]:
