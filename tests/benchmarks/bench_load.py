@@ -454,8 +454,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"gunicorn {result['gunicorn']}; waitress {result.get('waitress', '')} (it refuses any "
         "Connection field from an application, so connmw sends none there). `keep-alive field only`: "
         "a middleware that appends `Connection: keep-alive` and does nothing else, the floor of any "
-        "middleware that says so on the wire. CPU ratio: the server's CPU time per request, bare / wrapped (what the req/s ratio would "
-        "be if the server were the only thing running): less sensitive than req/s to other processes.",
+        "middleware that says so on the wire. CPU ratio: the server's CPU time per request, bare / "
+        "wrapped (what the req/s ratio would be if the server were the only thing running): less "
+        "sensitive than req/s to other processes.",
     ]
     return "\n".join(lines)
 
