@@ -88,7 +88,7 @@ class Reporter:
                 _already_warned.add((where, name))
                 if name == b"content-length":  # protected, so never hop-by-hop: the rules' framing
                     logger.warning(
-                        "%s sent Content-Length on a 1xx or 204 response (RFC 9110 §8.6); removed", where
+                        "%s sent Content-Length on a 1xx, 204 or 304 response (RFC 9110 §8.6); removed", where
                     )
                 else:
                     logger.warning("%s sent hop-by-hop header %s; removed", where, _title(text))

@@ -45,7 +45,8 @@ Decisions of policy (each one pinned by a test; see the README's "Rules" section
 * A response to HEAD and every 1xx, 204 and 304 response carries no content, whatever
   the application returns (RFC 9110 §6.4.1; RFC 9112 §6.3): the adapters drop body bytes
   (:func:`no_content_reason`), a HEAD response keeps the Content-Length the GET would
-  have had (RFC 9110 §9.3.2), and a 1xx or 204 loses any Content-Length (RFC 9110 §8.6).
+  have had (RFC 9110 §9.3.2); a 1xx or 204 loses any Content-Length (RFC 9110 §8.6), and so
+  does a 304 (which may carry one: a server that counts it against the absent body fails).
 * WebSocket handshakes are same-origin by default: with no ``ws_allowed_origins``, an
   Origin is admitted only when its host (and its port, when it names one) equal the
   request's Host; ``*`` admits any (:class:`OriginPolicy`). No Origin means a
@@ -827,7 +828,7 @@ class Policy:
 
     def why_removed(self, name: bytes) -> str:
         """Strict mode's word for a removal: ``"hop-by-hop"``, ``"Connection-nominated"`` or,
-        for Content-Length on a 1xx or 204, ``"framing"``."""
+        for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
         if self.kind_of(name):
             return "hop-by-hop"
         return "framing" if name.lower() == b"content-length" else "Connection-nominated"
@@ -1030,7 +1031,7 @@ class Policy:
         """
         ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
         pairs: _Pairs = headers
-        dirty = (status < 200 or status == 204) and _has_content_length(headers)  # RFC 9110 §8.6
+        dirty = (status < 200 or status in {204, 304}) and _has_content_length(headers)  # _finish_dirty
         for name, _ in pairs:
             if dirty or (name not in ordinary and self.kind_of(name)):
                 return self._finish_dirty(
@@ -1107,8 +1108,10 @@ class Policy:
             and not app.too_many
             and app.nominated <= _UPGRADE_WISHES
         )
-        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response (it has no content).
-        lengthless = status < 200 or status == 204
+        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response (it has no content). A 304
+        # may carry the 200's, and loses it too: uvicorn's httptools protocol counts it against
+        # the body a 304 never has, and fails the response; caches do not update it from a 304.
+        lengthless = status < 200 or status in {204, 304}
         kept: list[Header] = []
         removed: list[bytes] = []
         for name, value in pairs:
