@@ -80,6 +80,15 @@ class ServerProfile:
     chunks_unsized: bool = True
     """HTTP/1.1: it frames a body without Content-Length itself (chunked); if not, connmw
     holds such a body (``http10_buffer_bytes``) and sends it with a length."""
+    closes_unsized_bodiless: str = "never"
+    """WSGI: it closes after a response without content that carries no Content-Length,
+    saying nothing beside connmw's ``keep-alive``: ``"never"``, ``"head"`` (a HEAD
+    response: cheroot's send_headers, waitress's build_response_header) or ``"always"``
+    (uWSGI's HTTP router, plugins/http/keepalive.c): connmw then says close itself."""
+    keeps_http10_keep_alive: bool = False
+    """WSGI: it answers an HTTP/1.0 request that asked for keep-alive with its own
+    ``keep-alive`` beside the application's Connection field (granian): connmw sends no
+    ``close`` there, which would read ``close, keep-alive``."""
     switches_protocols: bool = False
     """WSGI: an application's ``101`` through ``start_response`` can hand the connection over
     (flask-sock); where it cannot, connmw refuses the 101 (the server answers 500)."""
@@ -358,6 +367,7 @@ SERVERS: Final[Mapping[str, ServerProfile]] = {
             "python -m pip install granian",
             software=("Granian",),
             connection_field=FIELD_APP,
+            keeps_http10_keep_alive=True,
             switches_protocols=True,
             summary="connmw's one Connection field; granian acts on its close",
             command=_granian,
@@ -414,6 +424,7 @@ SERVERS: Final[Mapping[str, ServerProfile]] = {
             software=("waitress",),
             connection_field=FIELD_SERVER,
             persist=_waitress_persist,
+            closes_unsized_bodiless="head",
             summary="no Connection field (it answers 500 to one); connmw asks it to close",
             command=_waitress,
         ),
@@ -425,6 +436,7 @@ SERVERS: Final[Mapping[str, ServerProfile]] = {
             software=("Cheroot/",),
             connection_field=FIELD_APP,
             persist=_cheroot_persist,
+            closes_unsized_bodiless="head",
             summary="connmw's one Connection field, and the close made real through cheroot's request",
             command=_cheroot,
         ),
@@ -466,6 +478,7 @@ SERVERS: Final[Mapping[str, ServerProfile]] = {
             "python -m pip install pyuwsgi",
             connection_field=FIELD_APP,
             chunks_unsized=False,
+            closes_unsized_bodiless="always",
             summary="the --http router with --http-keepalive acts on connmw's one Connection field",
             command=_uwsgi("http"),
         ),

@@ -28,7 +28,7 @@ from .rules import (
     no_content_reason,
     readiness_answer,
 )
-from .servers import FIELD_APP, FIELD_HOOK, FIELD_NONE, FIELD_SERVER, recognise_wsgi
+from .servers import FIELD_APP, FIELD_HOOK, FIELD_NONE, FIELD_SERVER, ServerProfile, recognise_wsgi
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -204,20 +204,8 @@ class ConnectionMiddleware(MiddlewareBase):
         acts = says in (FIELD_APP, FIELD_HOOK) or server.persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
-        reason: str | None = None
-        left: int | None = None
         key = _connection_key(environ) if self._lifecycle_on else None
-        if acts and not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
-            reason, left = self._lifecycle.decide(key)
-        if server.always_closes and says == FIELD_APP and reason is None:
-            reason = "server"  # it closes every connection (uWSGI's --http-socket): say so
-        if (
-            reason is None
-            and no_content is not None
-            and facts.persistent
-            and _closes_unsized(server.name, environ.get("REQUEST_METHOD"), code, headers)
-        ):
-            reason = "server"  # and it would not say so beside connmw's keep-alive
+        reason, left = self._server_reason(server, facts, key, no_content, headers) if acts else (None, None)
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
@@ -236,7 +224,12 @@ class ConnectionMiddleware(MiddlewareBase):
             out, (fields, close) = list(headers), answer  # granian's common case: add a field
         else:
             out, fields, close = self._clean(environ, facts, code, headers, exc_info, reason, left, framing)
-        if server.name == "granian" and close and facts.http_version == "1.0" and facts.tokens.keep_alive:
+        if (
+            server.keeps_http10_keep_alive
+            and close
+            and facts.http_version == "1.0"
+            and facts.tokens.keep_alive
+        ):
             # granian adds its own "keep-alive" to an HTTP/1.0 keep-alive request's answer, so
             # "close" would read "close, keep-alive": send nothing, granian keeps the connection.
             close, fields = False, ()
@@ -258,6 +251,34 @@ class ConnectionMiddleware(MiddlewareBase):
         else:
             environ[_RESPONSE] = None  # nothing more (an error page replacing a bodiless start too)
         return write
+
+    def _server_reason(
+        self,
+        server: ServerProfile,
+        facts: RequestFacts,
+        key: Hashable | None,
+        no_content: str | None,
+        headers: list[tuple[str, str]],
+    ) -> tuple[str | None, int | None]:
+        """Why the connection closes on the server's side, if it does (connmw's lifecycle: drain,
+        limits; or the server's own rules), and how many requests are left on it."""
+        reason: str | None = None
+        left: int | None = None
+        if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
+            reason, left = self._lifecycle.decide(key)
+        if reason is not None:
+            return reason, left
+        if server.always_closes and server.connection_field == FIELD_APP:
+            return "server", None  # it closes every connection (uWSGI's --http-socket): say so
+        unsized = server.closes_unsized_bodiless
+        if (
+            no_content is not None
+            and facts.persistent
+            and (unsized == "always" or (unsized == "head" and no_content == "head"))
+            and (no_content != "head" or not _has_length(headers))  # 1xx/204/304: the rules drop it
+        ):
+            return "server", None  # it closes, and would not say so beside connmw's keep-alive
+        return None, left
 
     def _clean(  # noqa: PLR0917 (the state of one start_response call)
         self,
@@ -562,21 +583,8 @@ def _close(result: Iterable[bytes]) -> None:
         close()
 
 
-def _closes_unsized(server: str, method: str | None, code: int, headers: list[Any]) -> bool:
-    """Whether the server closes after this response without content for want of a length.
-
-    uWSGI's HTTP router closes after any response without Content-Length (1xx and 204
-    lose theirs), silently beside a Connection field (plugins/http/keepalive.c,
-    ``http_response_parse``); cheroot and waitress after a HEAD response without one
-    (cheroot's ``send_headers``; waitress's ``build_response_header``, which frames it
-    as chunked: see ``_waitress_persist``). connmw then says close itself.
-    TODO(servers): a column of the table rather than names here.
-    """
-    if server != "uwsgi-router" and (method != "HEAD" or server not in ("cheroot", "waitress")):
-        return False
-    if code < 200 or code == 204:
-        return True
-    return not any(type(pair) is tuple and str(pair[0]).lower() == "content-length" for pair in headers)
+def _has_length(headers: list[Any]) -> bool:
+    return any(type(pair) is tuple and str(pair[0]).lower() == "content-length" for pair in headers)
 
 
 def _status_code(status: str) -> int:

@@ -9,9 +9,9 @@ integration test goes through this module:
   response with the framing the server chose, keep every header line as sent (case, order,
   duplicates), and check whether the server really closed the socket afterwards.
 * ``curl``: the real ``curl -sv``, because the seed reported what curl printed.
-* ``serve`` and the ``*_cmd`` builders: start uvicorn, hypercorn, granian, gunicorn,
-  werkzeug's dev server or wsgiref on a free loopback port, wait until it listens, and kill
-  its whole process group afterwards, so no server outlives a test.
+* ``serve`` and the ``*_cmd`` builders: start uvicorn, hypercorn (asyncio or trio), daphne,
+  granian, gunicorn, werkzeug's dev server or wsgiref on a free loopback port, wait until
+  it listens, and kill its whole process group afterwards, so no server outlives a test.
 * ``make_tls_files``: a throw-away CA and server certificate (trustme) for HTTP/2 over TLS.
 
 Only loopback addresses are used. Nothing here imports connmw: the harness must be able
@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import itertools
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ __all__ = [
     "CLOSE_WAIT",
     "LOOPBACK",
     "REPO_ROOT",
+    "UWSGI_MODES",
     "Command",
     "CurlResult",
     "RawConnection",
@@ -54,7 +56,9 @@ __all__ = [
     "ServerStartError",
     "TLSFiles",
     "WireError",
+    "cheroot_cmd",
     "curl",
+    "daphne_cmd",
     "exchange",
     "free_port",
     "granian_cmd",
@@ -68,7 +72,10 @@ __all__ = [
     "serve",
     "start_server",
     "stop_servers",
+    "twisted_cmd",
     "uvicorn_cmd",
+    "uwsgi_cmd",
+    "waitress_cmd",
     "werkzeug_cmd",
     "wsgiref_cmd",
 ]
@@ -687,15 +694,29 @@ def require_module(name: str) -> None:
 def required_module(argv: Sequence[str]) -> str | None:
     """The package a command built by the ``*_cmd`` helpers needs (None: nothing to check).
 
-    ``python -m uvicorn ...`` needs ``uvicorn``; the ``serve_wsgi`` runner needs werkzeug
-    for its werkzeug kinds and only the standard library for wsgiref.
+    ``python -m uvicorn ...`` needs ``uvicorn`` (``waitress``, ``cheroot``, ``twisted`` alike);
+    the ``serve_wsgi`` runner needs werkzeug for its werkzeug kinds and only the standard
+    library for wsgiref; ``uwsgi_cmd``'s ``python -c`` needs ``pyuwsgi``. ``daphne_cmd``
+    needs ``daphne``; ``hypercorn_cmd(worker="trio")`` needs ``trio`` besides hypercorn.
     """
+    if len(argv) >= 3 and argv[1] == "-c" and "pyuwsgi" in argv[2]:
+        return "pyuwsgi"
     if len(argv) < 3 or argv[1] != "-m":
         return None
     module = argv[2]
     if module == "tests.apps.serve_wsgi":
         return "werkzeug" if len(argv) > 3 and argv[3].startswith("werkzeug") else None
+    if module == "hypercorn" and _worker_class(argv) == "trio" and importlib.util.find_spec(module):
+        return "trio"  # hypercorn is there; its trio worker needs trio too
     return None if module.startswith("tests.") else module.split(".")[0]
+
+
+def _worker_class(argv: Sequence[str]) -> str | None:
+    """The value of ``-k``/``--worker-class`` in a hypercorn command, if any."""
+    for flag, value in itertools.pairwise(argv):
+        if flag in ("-k", "--worker-class"):
+            return value
+    return None
 
 
 Command = Sequence[str] | Callable[[int], Sequence[str]]
@@ -789,21 +810,34 @@ def hypercorn_cmd(
     certfile: str | None = None,
     keyfile: str | None = None,
     extra: Sequence[str] = (),
+    worker: str = "asyncio",
 ) -> list[str]:
     """hypercorn: HTTP/1.1 and h2c (prior knowledge or Upgrade) on one plain port.
 
     With ``certfile``/``keyfile`` the port speaks TLS and offers ALPN ``h2`` and
-    ``http/1.1`` (serve it with ``scheme="https"``).
+    ``http/1.1`` (serve it with ``scheme="https"``). ``worker`` is hypercorn's worker
+    class: ``asyncio`` (its default), ``uvloop`` or ``trio`` (``-k trio``).
     """
     argv = [
         *_python_m("hypercorn"), app, "--bind", f"{LOOPBACK}:{port}",
         "--log-level", "warning", "--graceful-timeout", "1",
     ]  # fmt: skip
+    if worker != "asyncio":
+        argv += ["--worker-class", worker]
     if certfile is not None or keyfile is not None:
         if certfile is None or keyfile is None:
             raise ValueError("hypercorn TLS needs both certfile and keyfile")
         argv += ["--certfile", certfile, "--keyfile", keyfile]
     return [*argv, *extra]
+
+
+def daphne_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
+    """daphne (Twisted and autobahn): HTTP/1.0, HTTP/1.1 and WebSocket on a plain port.
+
+    It has no h2c (its HTTP/2 needs TLS with ALPN) and no lifespan; ``-v 0`` logs
+    warnings and errors only.
+    """
+    return [*_python_m("daphne"), "-b", LOOPBACK, "-p", str(port), "-v", "0", *extra, app]
 
 
 def granian_cmd(app: str, port: int, interface: str = "asgi", extra: Sequence[str] = ()) -> list[str]:
@@ -846,6 +880,52 @@ def werkzeug_cmd(app: str, port: int, *, http10: bool = False) -> list[str]:
 def wsgiref_cmd(app: str, port: int) -> list[str]:
     """The standard library's ``wsgiref.simple_server``."""
     return [*_python_m("tests.apps.serve_wsgi"), "wsgiref", app, str(port), LOOPBACK]
+
+
+def waitress_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
+    """waitress (4 threads by default); SIGTERM has no handler there, the group dies at once."""
+    return [*_python_m("waitress"), f"--listen={LOOPBACK}:{port}", *extra, app]
+
+
+def cheroot_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
+    """cheroot's own command line (``python -m cheroot``), a thread pool of 10."""
+    return [*_python_m("cheroot"), "--bind", f"{LOOPBACK}:{port}", *extra, app]
+
+
+def twisted_cmd(app: str, port: int) -> list[str]:
+    """``twist web --wsgi``: Twisted's WSGI container (its thread pool) on the reactor.
+
+    ``--wsgi`` takes a dotted name, so ``module:attr`` becomes ``module.attr``.
+    """
+    module, _, attr = app.partition(":")
+    return [
+        *_python_m("twisted"), "web", "--listen", f"tcp:{port}:interface={LOOPBACK}",
+        "--wsgi", f"{module}.{attr or 'app'}",
+    ]  # fmt: skip
+
+
+UWSGI_MODES = ("http11-socket", "http-socket", "http", "socket")
+"""uWSGI's listeners: HTTP/1.1 keep-alive socket, one-request HTTP socket, the HTTP router
+(in front of its worker, with ``--http-keepalive``), the uwsgi protocol (behind nginx)."""
+
+
+def uwsgi_cmd(app: str, port: int, mode: str = "http11-socket", extra: Sequence[str] = ()) -> list[str]:
+    """uWSGI from the pyuwsgi wheel: master and one worker, ``mode`` one of :data:`UWSGI_MODES`.
+
+    ``python -m pyuwsgi`` does not work (an extension module), hence ``-c``;
+    ``--die-on-term`` makes SIGTERM to the group end master, worker and router (about 1 s);
+    ``--need-app`` makes a failed import exit instead of answering 500 forever.
+    """
+    if mode not in UWSGI_MODES:
+        raise ValueError(f"uWSGI mode {mode!r}; expected one of {UWSGI_MODES}")
+    listen = [f"--{mode}", f"{LOOPBACK}:{port}"]
+    if mode == "http":
+        listen.append("--http-keepalive")
+    return [
+        sys.executable, "-c", "import sys, pyuwsgi; pyuwsgi.run(*sys.argv[1:])", *listen,
+        "--module", app, "--master", "--die-on-term", "--processes", "1",
+        "--disable-logging", "--need-app", *extra,
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------

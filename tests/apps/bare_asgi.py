@@ -19,15 +19,20 @@ Apps:
   ``Transfer-Encoding: chunked``), no Content-Length, body ``hello world``.
 * ``streaming``: three body chunks, no Content-Length: the server must choose framing.
 * ``app_close``: the application's own ``Connection: close`` with a Content-Length.
+* ``no_content``: ``/nocontent?status=204`` (or ``304``, or ``200``, the default) answers
+  that status with ``Content-Length: 8`` and the body ``unwanted`` in two messages,
+  whatever the method: bytes no server may send after a HEAD, 204 or 304 head.
 * ``routed``: all of the above on one server, chosen by path (``ROUTES``), so a single
   server process can answer every baseline request.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
+
+import anyio  # not asyncio: the apps also run under hypercorn's trio worker
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -84,7 +89,7 @@ def _respond(headers: list[tuple[bytes, bytes]], *parts: bytes, pause: float = 0
         for index, part in enumerate(parts, start=1):
             await send({"type": "http.response.body", "body": part, "more_body": index < len(parts)})
             if pause and index < len(parts):
-                await asyncio.sleep(pause)
+                await anyio.sleep(pause)
         if not parts:
             await send({"type": "http.response.body", "body": b""})
 
@@ -98,11 +103,39 @@ app_close = _respond(
     [(b"content-type", b"text/plain"), (b"content-length", b"3"), (b"connection", b"close")], b"bye"
 )
 
+NO_CONTENT_PARTS = (b"unw", b"anted")
+
+
+async def no_content(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/nocontent?status=N``: status N with a body in two messages, for every method."""
+    if scope["type"] != "http":
+        return
+    await drain(receive)
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    status = int(query.get("status", ["200"])[0])
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"8"), (b"etag", b'"nc"')]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    for index, part in enumerate(NO_CONTENT_PARTS, start=1):
+        await send({"type": "http.response.body", "body": part, "more_body": index < len(NO_CONTENT_PARTS)})
+
+
+async def early_hint(scope: Scope, receive: Receive, send: Send) -> None:
+    """``/early``: a 103 through ``http.response.start`` (ASGI has no 1xx over HTTP/1.x), then ``hello``."""
+    if scope["type"] != "http":
+        return
+    await drain(receive)
+    headers = [(b"link", b"</style.css>; rel=preload"), (b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 103, "headers": headers})
+    await send({"type": "http.response.body", "body": b"hello", "more_body": False})
+
+
 ROUTES: dict[str, ASGIApp] = {
     "/": plain,
     "/hoppy": hoppy,
     "/stream": streaming,
     "/close": app_close,
+    "/nocontent": no_content,
+    "/early": early_hint,
 }
 
 

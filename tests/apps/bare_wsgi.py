@@ -20,6 +20,9 @@ Apps:
 * ``upgrade``: ``101 Switching Protocols`` with ``Upgrade: websocket`` and the
   Connection value taken from the query string (``/upgrade?connection=keep-alive,%20Upgrade``),
   to show how a server recognises an app's upgrade.
+* ``no_content``: ``/nocontent?status=204|304|200&length=yes|no|te``, a body ``unwanted``
+  where none may go (HEAD for 200), with ``Content-Length: 8``, no length, or
+  ``Transfer-Encoding: chunked``.
 * ``routed``: all of the above on one server, chosen by path (``ROUTES``).
 """
 
@@ -99,12 +102,38 @@ def upgrade(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     return []
 
 
+NO_CONTENT_BODY = b"unwanted"
+NO_CONTENT_STATUS = {"200": "200 OK", "204": "204 No Content", "304": "304 Not Modified"}
+
+
+def no_content(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """A body where none may go: ``?status=204|304|200`` (200: for HEAD), always ``unwanted``.
+
+    ``?length=yes`` (default) sends ``Content-Length: 8``, ``no`` no length, ``te``
+    ``Transfer-Encoding: chunked`` over the unchunked bytes. A server must write none of
+    them for HEAD, 204 or 304 (RFC 9110 §6.4.1), or the next response on the connection
+    starts inside them.
+    """
+    drain(environ)
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    status = NO_CONTENT_STATUS.get(query.get("status", ["204"])[0], "204 No Content")
+    length = query.get("length", ["yes"])[0]
+    headers = [("Content-Type", "text/plain"), ("ETag", '"x"')]
+    if length == "yes":
+        headers.append(("Content-Length", str(len(NO_CONTENT_BODY))))
+    elif length == "te":
+        headers.append(("Transfer-Encoding", "chunked"))
+    start_response(status, headers)
+    return [NO_CONTENT_BODY]
+
+
 ROUTES: dict[str, WSGIApp] = {
     "/": plain,
     "/hoppy": hoppy,
     "/stream": streaming,
     "/close": app_close,
     "/upgrade": upgrade,
+    "/nocontent": no_content,
 }
 
 

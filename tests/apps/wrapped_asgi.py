@@ -9,9 +9,10 @@ Lifespan reaches the routes through the middleware, which must pass it untouched
 
 Routes (and the same under ``/bare``):
 
-* ``/``, ``/hoppy``, ``/stream``, ``/close``: :mod:`tests.apps.bare_asgi`'s ``plain``,
-  ``hoppy`` (hop-by-hop headers set by the app, no Content-Length), ``streaming`` (three
-  parts, no Content-Length) and ``app_close`` (the app's own ``Connection: close``);
+* ``/``, ``/hoppy``, ``/stream``, ``/close``, ``/nocontent``: :mod:`tests.apps.bare_asgi`'s
+  ``plain``, ``hoppy`` (hop-by-hop headers set by the app, no Content-Length), ``streaming``
+  (three parts, no Content-Length), ``app_close`` (the app's own ``Connection: close``) and
+  ``no_content`` (``?status=204|304|200`` with a body of 8 bytes in two messages);
 * ``/big``: 3 x 64 KiB in three parts, no Content-Length (past the HTTP/1.0 buffer the
   tests configure);
 * ``/trailers``: an ``x-checksum`` trailer, where the server offers the extension;
@@ -24,12 +25,12 @@ Routes (and the same under ``/bare``):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -68,7 +69,7 @@ async def sse(request: Request) -> Response:
     async def events() -> AsyncIterator[dict[str, Any]]:
         for i in range(4):
             yield {"event": "tick", "id": str(i), "data": json.dumps({"i": i, "sent": time.time()})}
-            await asyncio.sleep(0.25)
+            await anyio.sleep(0.25)  # asyncio or trio, as the server runs
 
     return EventSourceResponse(events(), ping=0)
 

@@ -1,0 +1,59 @@
+"""The documentation against the code it describes: the server table, and every link.
+
+docs/servers.md's table is connmw.servers.SERVERS written out (one row per server, its
+interfaces and its summary); every relative link in README.md and docs/ names a file that
+exists, and every anchor a heading of that file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from connmw.servers import SERVERS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = sorted((ROOT / "docs").glob("*.md"))
+
+
+def server_rows() -> dict[str, tuple[str, str]]:
+    text = (ROOT / "docs" / "servers.md").read_text()
+    table = text.split("<!-- servers-table", 1)[1].split("<!-- end servers-table -->", 1)[0]
+    rows: dict[str, tuple[str, str]] = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+    return rows
+
+
+def test_the_server_table_is_the_code_s_table() -> None:
+    rows = server_rows()
+    assert sorted(rows) == sorted(SERVERS)
+    for name, profile in SERVERS.items():
+        interfaces = ", ".join(sorted(interface.upper() for interface in profile.interfaces))
+        assert rows[name] == (interfaces, profile.summary), name
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a Markdown heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("page", [ROOT / "README.md", *DOCS], ids=lambda p: p.name)
+def test_every_relative_link_resolves(page: Path) -> None:
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        assert file.exists(), f"{page.name}: {target}"
+        if anchor and file.suffix == ".md":
+            headings = [line.lstrip("#") for line in file.read_text().splitlines() if line.startswith("#")]
+            assert anchor in {_anchor(h) for h in headings}, f"{page.name}: {target}"
