@@ -190,10 +190,45 @@ def _uwsgi_http11_persist(write: Any, keep: bool, fields: Fields) -> Callable[[]
     return shut
 
 
+_SERVER_MODULES: Final = ("daphne.", "hypercorn.", "uvicorn.")
+_UNWRAP_LIMIT: Final = 16
+
+
+def _server_send(send: Any) -> Any:
+    """The server's own ``send`` under middlewares that close over it, or ``None``.
+
+    Starlette's ``add_middleware`` puts an application's middlewares inside its own
+    (ServerErrorMiddleware wraps ``send`` in a closure), so the ``send`` connmw is given
+    may not be the server's. This looks through closures, breadth first, at no more than
+    16 callables, for one a server made: daphne's ``functools.partial`` of its reply
+    handler, or a bound method of a hypercorn or uvicorn protocol object.
+    """
+    queue = [send]
+    for _ in range(_UNWRAP_LIMIT):
+        if not queue:
+            return None
+        candidate = queue.pop(0)
+        if isinstance(candidate, functools.partial):
+            if candidate.args and type(candidate.args[0]).__module__.startswith(_SERVER_MODULES):
+                return candidate
+            queue.append(candidate.func)
+            continue
+        owner = _owner(candidate)
+        if owner is not None and type(owner).__module__.startswith(_SERVER_MODULES):
+            return candidate
+        for cell in getattr(candidate, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                value = cell.cell_contents
+                if callable(value) and not isinstance(value, type):
+                    queue.append(value)
+    return None
+
+
 def _daphne_request(send: Any) -> Any:
     # daphne gives applications functools.partial(Server.handle_reply, protocol).
-    if isinstance(send, functools.partial) and send.args:
-        return send.args[0]
+    raw = _server_send(send)
+    if isinstance(raw, functools.partial) and raw.args:
+        return raw.args[0]
     return None
 
 
@@ -230,7 +265,7 @@ def _hypercorn_closes_itself(send: Any) -> bool:
     # hypercorn's H11Protocol appends its own "connection: close" once a connection has
     # carried keep_alive_max_requests requests (default 1000), after the application's
     # fields: connmw's "keep-alive" would stand beside it.
-    protocol = _owner(getattr(_owner(send), "send", None))
+    protocol = _owner(getattr(_owner(_server_send(send)), "send", None))
     count = getattr(protocol, "keep_alive_requests", None)
     config = getattr(protocol, "config", None)
     limit = getattr(config, "keep_alive_max_requests", None)
@@ -544,10 +579,14 @@ def _uwsgi_mode() -> ServerProfile:
 
 
 def recognise_asgi(send: Any) -> ServerProfile:
-    """The server behind an ASGI ``send``, or :data:`UNKNOWN` (only hooks differ in ASGI)."""
-    if _daphne_request(send) is not None and type(_daphne_request(send)).__module__.startswith("daphne."):
-        return SERVERS["daphne"]
-    owner = _owner(send)
+    """The server behind an ASGI ``send``, or :data:`UNKNOWN` (only hooks differ in ASGI).
+
+    ``send`` may be a wrapper of the server's own (:func:`_server_send`).
+    """
+    raw = _server_send(send)
+    if isinstance(raw, functools.partial):
+        return SERVERS["daphne"] if type(raw.args[0]).__module__.startswith("daphne.") else UNKNOWN
+    owner = _owner(raw)
     module = type(owner).__module__ if owner is not None else ""
     if module.startswith("hypercorn."):
         return SERVERS["hypercorn"]

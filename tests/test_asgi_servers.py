@@ -111,6 +111,11 @@ def _command(name: str, tls: TLSFiles, config: Path) -> Callable[[int], list[str
         return lambda port: uvicorn_cmd("example_apps.fastapi_app:app", port, http="httptools")
     if name == "example-starlette":
         return lambda port: hypercorn_cmd("example_apps.starlette_app:app", port)
+    if name == "example-starlette-daphne":
+        return lambda port: daphne_cmd("example_apps.starlette_app:app", port)
+    if name == "example-starlette-max-requests":
+        example = "example_apps.starlette_app:app"
+        return lambda port: hypercorn_cmd(example, port, extra=["--config", str(config)])
     raise ValueError(name)
 
 
@@ -1087,6 +1092,33 @@ def test_trailers_pass_over_http2_on_hypercorn(
 # --------------------------------------------------------------------------------------
 # The example applications run as documented
 # --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "close",
+    [
+        pytest.param([("Connection", "close")], id="client-close"),
+        pytest.param([("Connection", "keep-alive,close")], id="glued-close"),
+        pytest.param([("Connection", "keep-alive"), ("Connection", "close")], id="close-on-a-second-line"),
+    ],
+)
+def test_behind_starlettes_own_middlewares_daphne_closes_once(
+    servers: Callable[[str], Server], close: list[tuple[str, str]]
+) -> None:
+    """``app.add_middleware`` puts connmw inside Starlette's ServerErrorMiddleware, which wraps
+    the server's ``send``: connmw still finds daphne's and makes its one close real."""
+    response = get(servers("example-starlette-daphne").port, "/hoppy", headers=close)
+    assert response.header_values("connection") == ["close"]
+    assert response.closed
+
+
+def test_behind_starlettes_own_middlewares_hypercorn_max_requests_closes_once(
+    servers: Callable[[str], Server],
+) -> None:
+    with RawConnection(servers("example-starlette-max-requests").port) as connection:
+        answers = [connection.send(request_bytes("GET", "/hoppy")) for _ in range(3)]
+        assert [a.header_values("connection") for a in answers] == [["keep-alive"], ["keep-alive"], ["close"]]
+        assert connection.is_closed(wait=2.0)
 
 
 @pytest.mark.parametrize("name", ["example-fastapi", "example-starlette"])
