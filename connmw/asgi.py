@@ -73,7 +73,7 @@ class ConnectionMiddleware(MiddlewareBase):
         app: the ASGI application to wrap.
         config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
             give either this or keyword options, not both.
-        **options: any setting of the README's table (``strict``, ``enabled``,
+        **options: any setting of the configuration table (README) (``strict``, ``enabled``,
             ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
             ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
             …). A keyword wins over its ``CONNMW_*`` variable; bad values raise
@@ -99,12 +99,10 @@ class ConnectionMiddleware(MiddlewareBase):
     Security: headers a Connection field may never nominate (Host, Authorization,
     Cookie, X-Forwarded-*, Sec-WebSocket-*, …) are kept and the attempt is counted in
     ``stats.request_abuse``. WebSocket handshakes are same-origin unless
-    ``ws_allowed_origins`` lists the origins to admit (``*``: any). Limits measured on
-    real servers: past ``http10_buffer_bytes`` an HTTP/1.0 response is streamed with
-    ``Connection: close``, and uvicorn's httptools protocol then still chunks it (use
-    ``--http h11``, or send Content-Length); a server's own WebSocket stack may refuse a
-    handshake before connmw sees it, and its answer stands; uvicorn's WebSocket scopes
-    always say HTTP/1.1, so an HTTP/1.0 handshake gets through there.
+    ``ws_allowed_origins`` lists the origins to admit (``*``: any). Past
+    ``http10_buffer_bytes`` an HTTP/1.0 response is streamed with ``Connection: close``; a
+    server's own WebSocket stack may refuse a handshake before connmw sees it, and its
+    answer stands. What each server allows, measured: docs/servers.md.
     """
 
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
@@ -280,9 +278,9 @@ class ConnectionMiddleware(MiddlewareBase):
     def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.
 
-        uvicorn's httptools protocol chunks any response without Content-Length, even to
-        an HTTP/1.0 client (RFC 9112 §7 forbids it). A body that outgrows
-        ``http10_buffer_bytes`` goes out streamed, after a start saying ``close``.
+        HTTP/1.0 has no chunked coding (RFC 9112 §7), yet some servers chunk any body
+        without a length (docs/servers.md). A body that outgrows ``http10_buffer_bytes``
+        goes out streamed, after a start saying ``close``.
         """
         held: Message | None = None
         parts: list[bytes] = []

@@ -157,7 +157,7 @@ _OPTIONS: dict[str, _Option] = {
 class Config:
     """Every connmw setting, validated. Build it with :func:`load_config`.
 
-    See the README's configuration table for what each setting does.
+    The README's configuration table says what each setting does.
     """
 
     enabled: bool = True

@@ -343,7 +343,7 @@ def _runner(name: str) -> Callable[[str, str, str, int], list[str]]:
     # Servers without a command line of their own (werkzeug's, wsgiref) run through
     # connmw's tool, which imports the application and serves it.
     def command(python: str, interface: str, target: str, port: int) -> list[str]:
-        return [python, "-m", "connmw._runner", name, target, _HOST, str(port)]
+        return [python, "-m", "connmw.tool._runner", name, target, _HOST, str(port)]
 
     return command
 

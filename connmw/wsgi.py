@@ -63,15 +63,17 @@ class ConnectionMiddleware(MiddlewareBase):
       calls its ``close()``, once); ``exc_info`` and ``write()`` work as PEP 3333 says.
     * The server owns the connection. connmw says what its ASGI twin says (``keep-alive``
       while the connection persists; ``close`` for HTTP/1.0, the client's or the app's
-      ``close``, drain, limits) where the server lets it: granian gets that one field,
-      gunicorn is asked to close through its response object; wsgiref (it asserts),
-      werkzeug (it always says ``close``) and unknown servers get none. README: "WSGI
-      servers".
-    * Never lets chunked framing reach an HTTP/1.0 client (RFC 9112 §6.1; werkzeug's
-      server chunks any body without Content-Length): such a response is held, ``write()``
-      calls included, until the iterable is exhausted (at most ``http10_buffer_bytes``)
-      and started with a Content-Length. A longer body is streamed as it comes, and
-      werkzeug then still chunks it. HTTP/1.1 responses are never held.
+      ``close``, drain, limits) as far as the server lets it, and makes a close real
+      where a field cannot: :mod:`connmw.servers` says, per server, whether connmw's
+      field reaches the client and how to ask the server to close (docs/servers.md). A
+      server it does not recognise is held to PEP 3333: no field at all.
+    * Never lets chunked framing reach an HTTP/1.0 client (RFC 9112 §6.1), nor a body
+      no one delimits: a response without Content-Length is held, ``write()`` calls
+      included, until the iterable is exhausted (at most ``http10_buffer_bytes``) and
+      started with a Content-Length, for HTTP/1.0 and on servers that do not chunk. A
+      longer body is streamed as it comes, and the connection closes after it.
+    * A response to HEAD, or a 1xx, 204 or 304, carries no body: its bytes are dropped
+      (the iterable is still closed, once) and counted in ``stats.bodies_dropped``.
     * Publishes the request's facts as ``environ["connmw.request"]`` (:data:`ENVIRON_KEY`,
       a read-only :class:`connmw.rules.RequestFacts`); ``strip_request_headers`` deletes
       hop-by-hop and nominated ``HTTP_*`` entries (never protected ones, nor Connection
@@ -87,7 +89,7 @@ class ConnectionMiddleware(MiddlewareBase):
     Args:
         app: the WSGI application.
         config: a :class:`connmw.config.Config` (:func:`connmw.load_config`); or
-        **options: settings of the README's table (``strict``, ``enabled``,
+        **options: settings of the configuration table (README) (``strict``, ``enabled``,
             ``ws_allowed_origins``, ``keep_alive_timeout``, …), over ``CONNMW_*``
             variables; a bad value raises :class:`connmw.ConfigError` here.
 
@@ -133,7 +135,7 @@ class ConnectionMiddleware(MiddlewareBase):
         ):
             environ[ENVIRON_KEY] = seen[0]
             # A partial, not a nested def: two allocations instead of five, 0.07 µs a
-            # request (a tenth of connmw's cost; the benchmark in the README).
+            # request (a tenth of connmw's cost; docs/benchmarks.md).
             result = self.app(environ, partial(_quiet_start, self, environ, start_response))
             if environ.get(_RESPONSE, _NOT_STARTED) is not None:  # more to do, or not started
                 return _Guarded.around(self, environ, result)

@@ -1,25 +1,34 @@
-"""rules.py stays pure: no I/O, no environment, no logging, no event loop, no framework.
+"""The rules core (the package connmw/rules/) stays pure: no I/O, no environment, no
+logging, no event loop, no framework.
 
-Two independent checks, both shown able to fail on doctored copies of rules.py:
+Two independent checks, both shown able to fail on doctored copies of the package:
 
-* the source's import statements, read with ``ast`` (anywhere in the file, including
+* every module's import statements, read with ``ast`` (anywhere in the file, including
   imports inside functions that a plain import would never run);
-* a real import of the file in a fresh interpreter, recording both the modules rules.py
-  itself asks for (even ones already loaded, such as ``os``) and every module the
-  import adds to ``sys.modules`` (what its dependencies drag in).
+* a real import of the package, alone, in a fresh interpreter, recording both the
+  modules its own code asks for (even ones already loaded, such as ``os``) and every
+  module the import adds to ``sys.modules`` (what its dependencies drag in).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-RULES = Path(__file__).resolve().parent.parent / "connmw" / "rules.py"
+RULES = Path(__file__).resolve().parent.parent / "connmw" / "rules"
+MODULES = sorted(RULES.glob("*.py"))
+
+
+def rules_source(package: Path = RULES) -> str:
+    """Every module of the rules package, one after another (for the source checks)."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted(package.glob("*.py")))
+
 
 FORBIDDEN = frozenset(
     {
@@ -75,14 +84,15 @@ FORBIDDEN = frozenset(
         "connmw.config",
         "connmw.asgi",
         "connmw.wsgi",
-        "connmw.cli",
+        "connmw.tool",
+        "connmw.servers",
         "connmw.lifecycle",
         "connmw.report",
     }
 )
 
 NOT_DIRECTLY = FORBIDDEN | {
-    # rules.py may not reach around the checks with dynamic imports or interpreter state;
+    # the rules may not reach around the checks with dynamic imports or interpreter state;
     # the standard library itself loads some of these (inspect loads importlib.machinery).
     "importlib",
     "sys",
@@ -103,13 +113,14 @@ def forbidden_among(modules: list[str] | set[str], forbidden: frozenset[str] = N
 
 
 def imports_in_source(source: str) -> set[str]:
-    """Every module an import statement anywhere in ``source`` names (relative to connmw)."""
+    """Every module an import statement anywhere in ``source`` names (relative imports are
+    read from connmw.rules: ``.`` is the package, ``..`` connmw)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = "connmw" if node.level else ""
+            base = {0: "", 1: "connmw.rules"}.get(node.level, "connmw")
             module = ".".join(part for part in (base, node.module or "") if part)
             names.add(module)
             names.update(f"{module}.{alias.name}" for alias in node.names)
@@ -124,28 +135,32 @@ direct = []
 real_import = builtins.__import__
 
 def spy(name, globals=None, locals=None, fromlist=(), level=0):
-    if globals is not None and globals.get("__name__") == "rules_under_test":
-        direct.append(name)
-        direct.extend(f"{name}.{item}" for item in fromlist or ())
+    if globals is not None and str(globals.get("__name__")).startswith("rules_under_test"):
+        if not level:  # relative imports stay inside the package under test
+            direct.append(name)
+            direct.extend(f"{name}.{item}" for item in fromlist or ())
     return real_import(name, globals, locals, fromlist, level)
 
 before = set(sys.modules)
 builtins.__import__ = spy
 try:
-    spec = importlib.util.spec_from_file_location("rules_under_test", path)
+    spec = importlib.util.spec_from_file_location(
+        "rules_under_test", path + "/__init__.py", submodule_search_locations=[path]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules["rules_under_test"] = module
     spec.loader.exec_module(module)
 finally:
     builtins.__import__ = real_import
-gained = sorted(set(sys.modules) - before - {"rules_under_test"})
+gained = sorted(m for m in set(sys.modules) - before if not m.startswith("rules_under_test"))
 print(json.dumps({"direct": direct, "gained": gained, "policy": hasattr(module, "Policy")}))
 """
 
 
 def import_in_fresh_interpreter(path: Path) -> dict[str, list[str]]:
+    """Import the rules package at ``path`` alone, as top-level ``rules_under_test``."""
     # -I: no environment, no user site, no current directory; -S: no site packages,
-    # so rules.py can only lean on the standard library.
+    # so the rules can only lean on the standard library.
     done = subprocess.run(
         [sys.executable, "-I", "-S", "-c", CHECKER, str(path)],
         capture_output=True,
@@ -158,30 +173,42 @@ def import_in_fresh_interpreter(path: Path) -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------------------
-# The real rules.py
+# The real rules package
 # --------------------------------------------------------------------------------------
 
 
+def test_the_package_has_its_modules() -> None:
+    assert {path.name for path in MODULES} >= {"__init__.py", "_policy.py"}
+
+
 def test_the_source_imports_nothing_impure() -> None:
-    names = imports_in_source(RULES.read_text(encoding="utf-8"))
-    assert names, "no imports found: the checker is reading the wrong file"
+    names = imports_in_source(rules_source())
+    assert names, "no imports found: the checker is reading the wrong files"
     assert forbidden_among(names) == []
 
 
-def test_the_source_imports_only_the_standard_library() -> None:
-    names = imports_in_source(RULES.read_text(encoding="utf-8"))
-    roots = {name.split(".")[0] for name in names}
+def test_the_source_imports_only_the_standard_library_and_itself() -> None:
+    names = imports_in_source(rules_source())
+    roots = {name.split(".")[0] for name in names if not name.startswith("connmw.rules")}
     assert roots <= set(sys.stdlib_module_names) | {"__future__"}
 
 
 def test_the_source_calls_no_io_builtin() -> None:
-    tree = ast.parse(RULES.read_text(encoding="utf-8"))
+    tree = ast.parse(rules_source())
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     assert sorted(used & IO_BUILTINS) == []
 
 
-def test_importing_rules_loads_nothing_impure() -> None:
-    result = import_in_fresh_interpreter(RULES)
+def sources_only(tmp_path: Path, package: Path = RULES) -> Path:
+    """A copy of the package's sources alone (a compiled build leaves extension modules
+    beside them, which the import machinery would load first)."""
+    copy = tmp_path / "rules"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd"))
+    return copy
+
+
+def test_importing_rules_loads_nothing_impure(tmp_path: Path) -> None:
+    result = import_in_fresh_interpreter(sources_only(tmp_path))
     assert result["policy"], "the checker did not really import rules.py"
     assert "hashlib" in result["direct"]  # the spy sees rules.py's own imports
     assert forbidden_among(result["direct"]) == []
@@ -189,7 +216,7 @@ def test_importing_rules_loads_nothing_impure() -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The checks can fail: doctored copies of rules.py
+# The checks can fail: doctored copies of the rules package
 # --------------------------------------------------------------------------------------
 
 
@@ -226,7 +253,7 @@ def test_importing_rules_loads_nothing_impure() -> None:
             id="a-lazy-import-inside-a-function-is-caught-by-the-source-check",
         ),
         pytest.param(
-            "from . import config\n",
+            "from .. import config\n",
             ["connmw.config"],
             None,
             id="importing-connmws-own-config-is-caught",
@@ -236,9 +263,10 @@ def test_importing_rules_loads_nothing_impure() -> None:
 def test_the_checks_catch_an_impure_rules_module(
     tmp_path: Path, extra: str, by_ast: list[str], by_import: list[str] | None
 ) -> None:
-    doctored = tmp_path / "rules.py"
-    doctored.write_text(RULES.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
-    assert forbidden_among(imports_in_source(doctored.read_text(encoding="utf-8"))) == by_ast
+    doctored = sources_only(tmp_path)
+    policy = doctored / "_policy.py"
+    policy.write_text(policy.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+    assert forbidden_among(imports_in_source(rules_source(doctored))) == by_ast
     if by_import is None:
         # A relative import cannot even run outside the package: the import check fails too.
         with pytest.raises(subprocess.CalledProcessError):
@@ -251,6 +279,6 @@ def test_the_checks_catch_an_impure_rules_module(
 
 
 def test_the_builtin_check_catches_io(tmp_path: Path) -> None:
-    source = RULES.read_text(encoding="utf-8") + "\ndef dump(x):\n    print(open('/dev/null'))\n"
+    source = rules_source() + "\ndef dump(x):\n    print(open('/dev/null'))\n"
     used = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
     assert sorted(used & IO_BUILTINS) == ["open", "print"]

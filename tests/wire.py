@@ -8,10 +8,13 @@ integration test goes through this module:
 * ``exchange`` / ``RawConnection``: write a request byte for byte on a TCP socket, read one
   response with the framing the server chose, keep every header line as sent (case, order,
   duplicates), and check whether the server really closed the socket afterwards.
-* ``curl``: the real ``curl -sv``, because the seed reported what curl printed.
+* ``curl``: the real ``curl -sv``, because the Heroku question (README, "Why") reported
+  what curl printed.
 * ``serve`` and the ``*_cmd`` builders: start uvicorn, hypercorn (asyncio or trio), daphne,
   granian, gunicorn, werkzeug's dev server or wsgiref on a free loopback port, wait until
   it listens, and kill its whole process group afterwards, so no server outlives a test.
+* ``h2_request`` / ``extended_connect``: one HTTP/2 stream over h2c with the h2 library,
+  which sees trailers and RFC 8441's extended CONNECT.
 * ``make_tls_files``: a throw-away CA and server certificate (trustme) for HTTP/2 over TLS.
 
 Only loopback addresses are used. Nothing here imports connmw: the harness must be able
@@ -39,6 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
 import pytest
 import trustme
 
@@ -49,6 +56,7 @@ __all__ = [
     "UWSGI_MODES",
     "Command",
     "CurlResult",
+    "H2Exchange",
     "RawConnection",
     "RawResponse",
     "Server",
@@ -60,9 +68,11 @@ __all__ = [
     "curl",
     "daphne_cmd",
     "exchange",
+    "extended_connect",
     "free_port",
     "granian_cmd",
     "gunicorn_cmd",
+    "h2_request",
     "hypercorn_cmd",
     "make_tls_files",
     "request_bytes",
@@ -478,7 +488,7 @@ def require_curl() -> str:
     """The path of the curl binary, or skip the calling test with the reason."""
     path = shutil.which("curl")
     if path is None:
-        pytest.skip("curl is not installed: the seed's curl commands cannot be replayed")
+        pytest.skip("curl is not installed: the curl commands cannot be replayed")
     return path
 
 
@@ -520,6 +530,61 @@ def curl(args: Sequence[str], timeout: float = 10) -> CurlResult:
             if "closing connection" in lowered or "shutting down connection" in lowered:
                 result.closed = True
     return result
+
+
+# ---------------------------------------------------------------------------------------
+# HTTP/2 with the h2 library (trailers, RFC 8441 extended CONNECT)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class H2Exchange:
+    connect_protocol: bool = False  # the server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def h2_request(port: int, request: list[tuple[str, str]], *, until_headers: bool = False) -> H2Exchange:
+    """One stream over h2c with the h2 library: sees trailers and extended CONNECT."""
+    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    seen = H2Exchange()
+    with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
+        connection.initiate_connection()
+        sock.sendall(connection.data_to_send())
+        sent = ended = False
+        while not ended:
+            data = sock.recv(65536)
+            if not data:
+                break
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.RemoteSettingsChanged):
+                    setting = event.changed_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+                    seen.connect_protocol = seen.connect_protocol or bool(setting and setting.new_value)
+                    if not sent:
+                        connection.send_headers(1, request, end_stream=request[0][1] != "CONNECT")
+                        sent = True
+                elif isinstance(event, h2.events.ResponseReceived):
+                    seen.headers = list(event.headers)
+                    seen.status = int(dict(seen.headers)[b":status"])
+                    ended = until_headers and seen.status == 200
+                elif isinstance(event, h2.events.DataReceived):
+                    seen.body += event.data
+                    connection.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+                elif isinstance(event, h2.events.TrailersReceived):
+                    seen.trailers = list(event.headers)
+                elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+            sock.sendall(connection.data_to_send())
+    return seen
+
+
+def extended_connect(port: int, *extra: tuple[str, str]) -> H2Exchange:
+    """An RFC 8441 extended CONNECT for /ws; returns once the answer is known."""
+    request = [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"), (":path", "/ws"),
+               (":authority", LOOPBACK), *extra]  # fmt: skip
+    return h2_request(port, request, until_headers=True)
 
 
 # ---------------------------------------------------------------------------------------

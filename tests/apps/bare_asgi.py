@@ -1,4 +1,6 @@
-"""Bare ASGI apps (no connmw) that reproduce the faults of baseline.md on real servers.
+"""Bare ASGI apps (no connmw) that reproduce the servers' connection faults for real.
+
+The faults, server by server: docs/servers.md, "What servers do without connmw".
 
 Each app handles the ``lifespan`` scope (so ``--lifespan on`` works everywhere), drains
 the request body, and ignores scope types it does not serve. The apps are plain
@@ -13,7 +15,8 @@ and wrapped by another module without copying them::
 
 Apps:
 
-* ``plain``: ``Content-Type``, ``Content-Length: 2``, body ``ok``: the seed's app.
+* ``plain``: ``Content-Type``, ``Content-Length: 2``, body ``ok``: the app of the Heroku
+  question (README, "Why").
 * ``hoppy``: sets every hop-by-hop field itself (``Connection: keep-alive, x-hop``,
   ``Keep-Alive``, ``X-Hop`` nominated by Connection, ``Upgrade``, ``Proxy-Connection``,
   ``Transfer-Encoding: chunked``), no Content-Length, body ``hello world``.

@@ -1,4 +1,6 @@
-"""Bare WSGI apps (no connmw) that reproduce the faults of baseline.md on real servers.
+"""Bare WSGI apps (no connmw) that reproduce the servers' connection faults for real.
+
+The faults, server by server: docs/servers.md, "What servers do without connmw".
 
 Plain module-level callables, served by name (``tests.apps.bare_wsgi:hoppy``) and easy to
 wrap from another module::
@@ -10,7 +12,8 @@ wrap from another module::
 
 Apps:
 
-* ``plain``: ``Content-Type``, ``Content-Length: 2``, body ``ok``: the seed's app.
+* ``plain``: ``Content-Type``, ``Content-Length: 2``, body ``ok``: the app of the Heroku
+  question (README, "Why").
 * ``hoppy``: sets hop-by-hop fields itself (``Connection: keep-alive, X-Hop``,
   ``Keep-Alive``, ``X-Hop`` nominated by Connection, ``Upgrade``, ``Proxy-Connection``,
   ``Transfer-Encoding: chunked``), no Content-Length, body ``hello world``. PEP 3333
@@ -57,7 +60,7 @@ def drain(environ: Environ) -> bytes:
 
 
 def plain(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-    """The seed's app: a fixed body with Content-Length."""
+    """The Heroku question's app: a fixed body with Content-Length."""
     drain(environ)
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
     return [b"ok"]

@@ -3,7 +3,8 @@
 Usage: ``python -m tests.apps.serve_wsgi KIND MODULE:ATTR PORT [HOST]`` where KIND is
 
 * ``werkzeug``: werkzeug's development server, threaded, in HTTP/1.1 mode
-  (``WSGIRequestHandler.protocol_version = "HTTP/1.1"``), as the seed ran it;
+  (``WSGIRequestHandler.protocol_version = "HTTP/1.1"``), the mode that can keep a
+  connection open;
 * ``werkzeug-http10``: the same server in its default HTTP/1.0 mode;
 * ``wsgiref``: the standard library's ``wsgiref.simple_server`` (single-threaded).
 

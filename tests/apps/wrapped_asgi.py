@@ -1,10 +1,11 @@
-"""baseline.md's bare ASGI apps behind connmw, for the real-server tests.
+"""The bare ASGI apps of :mod:`tests.apps.bare_asgi` behind connmw, for the real-server tests.
 
 ``app`` serves the same routes twice in one server process: behind one
 ``ConnectionMiddleware`` (built with no keyword options, so every setting comes from
 ``CONNMW_*`` variables in the server's environment: the tests prove configuration by
 environment on a real server too), and without it under the ``/bare`` prefix, so each
-fault of baseline.md is shown without connmw and fixed with it on the same server.
+fault (docs/servers.md, "What servers do without connmw") is shown without connmw and fixed
+with it on the same server.
 Lifespan reaches the routes through the middleware, which must pass it untouched.
 
 Routes (and the same under ``/bare``):

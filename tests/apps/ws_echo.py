@@ -1,6 +1,7 @@
 """A Starlette app with a WebSocket echo at ``/ws`` and a plain HTTP route at ``/``.
 
-Used for baseline.md's WebSocket handshake table: the servers' own WebSocket stacks
+Used for the WebSocket handshake table of the bare servers (docs/servers.md, "What
+servers do without connmw"): the servers' own WebSocket stacks
 decide whether a handshake gets ``101``, the app accepts whatever reaches it. The echo
 answers one text message with ``echo:<message>`` and closes, so a real client can prove
 the socket works. ``make_app()`` builds a fresh instance for modules that wrap it.

@@ -32,7 +32,7 @@ STREAM_CHUNK = b"data: tick\n\n"  # an SSE-sized event
 
 # -- requests -----------------------------------------------------------------------------
 
-# baseline.md's in-process request, so that the peers' figures can be compared with it.
+# One in-process request, the same for every peer, so that their figures can be compared.
 HTTP_SCOPE: dict[str, Any] = {
     "type": "http",
     "asgi": {"version": "3.0"},
@@ -90,7 +90,7 @@ WSGI_ENVIRON: dict[str, Any] = {
     "HTTP_HOST": "example.com",
     "HTTP_CONNECTION": "keep-alive",
     "HTTP_USER_AGENT": "curl/8",
-    "HTTP_X_FORWARDED_FOR": "1.2.3.4",  # as in baseline.md, so that ProxyFix has work to do
+    "HTTP_X_FORWARDED_FOR": "1.2.3.4",  # so that ProxyFix has work to do
     "wsgi.version": (1, 0),
     "wsgi.url_scheme": "http",
     "wsgi.input": io.BytesIO(b""),
@@ -126,7 +126,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 async def asgi_plain(scope: Scope, receive: Receive, send: Send) -> None:
-    """baseline.md's ``plain``: two headers, body ``ok``."""
+    """The ``plain`` app of tests/apps/bare_*.py: two headers, body ``ok``."""
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
@@ -221,7 +221,7 @@ _WSGI_HEADERS_30 = [*_WSGI_PLAIN_HEADERS, *((f"X-Header-{i:02d}", f"value {i:02d
 
 
 def wsgi_plain(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """baseline.md's ``plain``: two headers, body ``ok``."""
+    """The ``plain`` app of tests/apps/bare_*.py: two headers, body ``ok``."""
     start_response("200 OK", _WSGI_PLAIN_HEADERS)
     return [b"ok"]
 

@@ -17,7 +17,7 @@ Method (every candidate of a scenario is timed in the same run, so only ratios m
 * Before timing, each candidate answers one request into a recording ``send`` /
   ``start_response``, and a wrapper that broke the response is reported, not timed.
 
-Scenarios: a plain request (baseline.md's), a response with 30 headers, a WebSocket
+Scenarios: a plain request (the ``plain`` app), a response with 30 headers, a WebSocket
 handshake up to ``websocket.accept`` (ASGI only), and a streamed response of 10 000 body
 chunks. One more ASGI scenario serves the plain app through uvicorn's own
 ``HttpToolsProtocol`` on a transport that only counts bytes (ProxyHeadersMiddleware

@@ -1,0 +1,138 @@
+"""HTTP connection semantics as pure functions: the one place where connmw decides.
+
+This package holds no networking code and does no I/O: no sockets, no logging, no
+environment reads, no framework imports (a test enforces it). The ASGI and WSGI
+adapters read a request, ask it what to do, and write the answer. Its modules, by
+concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions),
+``_connection`` (the Connection field and a request's facts), ``_responses`` (no
+content, framing, close reasons, readiness), ``_websocket`` (handshakes and origins)
+and ``_policy`` (:class:`Policy`, every decision configured once). Public names are
+re-exported here; the decisions are written out in the repository's docs/policy.md.
+
+Facts every function here relies on:
+
+* A header is a ``(name, value)`` tuple of ``bytes``; a header list keeps order and
+  duplicates. Request header names arrive lower-case (ASGI servers guarantee it; the
+  WSGI adapter builds them so). Response header names from an application may be in
+  any case, so every lookup of a response name goes through :meth:`Policy.kind_of`.
+* ``Connection`` is a comma-separated list (RFC 9110 §5.6.1) that may be spread over
+  several lines; its tokens are read across every line, never from ``dict(headers)``.
+* HTTP versions are the ASGI spellings ``"1.0"``, ``"1.1"``, ``"2"``, ``"3"``; WSGI's
+  ``"HTTP/1.1"`` and friends are accepted too (:func:`normalize_http_version`).
+
+Decisions of policy (each one pinned by a test; docs/policy.md):
+
+* ``Trailer`` (singular) is end-to-end and survives: RFC 9110 §6.6.2 defines it as the
+  announcement of trailer fields, and ASGI's ``http.response.trailers`` extension needs
+  it. The legacy misspelling ``Trailers`` (RFC 2616 §13.5.1) is stripped.
+* ``Proxy-Connection`` is stripped: RFC 9112 §9.6 lists it as a non-standard field
+  that must not be forwarded, and RFC 9113 §8.2.2 makes it malformed in HTTP/2.
+* ``Proxy-Authenticate`` and ``Proxy-Authorization`` are stripped from responses: they
+  belong to a proxy hop (RFC 2616 §13.5.1), an origin application has no business
+  sending them, and Werkzeug, wsgiref and Go strip them too.
+* ``TE`` is stripped from responses (it is a request field, RFC 9110 §10.1.4). When
+  forwarding a request, one ``TE: trailers`` survives if any TE element is
+  ``trailers`` (RFC 9113 §8.2.2 allows exactly that value in HTTP/2 requests).
+* Every token of a Connection field nominates a header for removal (RFC 9110 §7.6.1)
+  except protected end-to-end names (Host, Content-Length, Authorization, Cookie,
+  X-Forwarded-*, Sec-WebSocket-* …): such nominations are ignored and reported
+  (hop-by-hop header abuse, Go CVE-2021-33197). A field with more tokens than
+  ``max_connection_tokens`` nominates nothing and is reported as abuse.
+* Several Connection lines are one list (RFC 9110 §5.3), as Go, h11 and websockets
+  read them.
+* HTTP/1.0 keep-alive is off by default (h11 and so uvicorn always close HTTP/1.0);
+  ``http10_keep_alive`` turns on RFC 9112 §9.3's opt-in, answered by an explicit
+  ``Connection: keep-alive`` as HTTP/1.0 clients require.
+* Invalid tokens (outside RFC 9110 §5.6.2's ``tchar``) are ignored, never raised.
+* A configured ``keep_alive_timeout`` hint goes on every persistent HTTP/1.x response,
+  with ``Connection: keep-alive`` beside it even when ``explicit_keep_alive`` is off
+  (Keep-Alive is connection-specific, RFC 9110 §7.6.1), and never on a closing one.
+* A response to HEAD and every 1xx, 204 and 304 response carries no content, whatever
+  the application returns (RFC 9110 §6.4.1; RFC 9112 §6.3): the adapters drop body bytes
+  (:func:`no_content_reason`), a HEAD response keeps the Content-Length the GET would
+  have had (RFC 9110 §9.3.2); a 1xx or 204 loses any Content-Length (RFC 9110 §8.6), and so
+  does a 304 (which may carry one: a server that counts it against the absent body fails).
+* WebSocket handshakes are same-origin by default: with no ``ws_allowed_origins``, an
+  Origin is admitted only when its host (and its port, when it names one) equal the
+  request's Host; ``*`` admits any (:class:`OriginPolicy`). No Origin means a
+  non-browser client, admitted; ``null`` only when listed.
+* A WebSocket handshake's method must be exactly ``GET`` (methods are case-sensitive,
+  RFC 9110 §9.1). Origins follow RFC 6454 §6.2's serialisation; anything with a path,
+  userinfo, query, fragment or a port above 65535 is not an origin.
+"""
+
+from __future__ import annotations
+
+from ._connection import (
+    ConnectionTokens,
+    RequestFacts,
+    parse_connection,
+)
+from ._headers import (
+    CONNECTION,
+    HOP,
+    HOP_BY_HOP,
+    ORDINARY,
+    PROTECTED,
+    PROTECTED_PREFIXES,
+    TE,
+    UPGRADE,
+    Header,
+    is_token,
+    normalize_http_version,
+)
+from ._policy import (
+    Policy,
+    forwardable_headers,
+)
+from ._responses import (
+    READY_RETRY_AFTER,
+    ResponsePlan,
+    asks_readiness,
+    body_needs_framing,
+    close_reason,
+    no_content_reason,
+    readiness_answer,
+)
+from ._websocket import (
+    ACCEPT_H2,
+    WEBSOCKET_GUID,
+    HandshakeVerdict,
+    OriginPolicy,
+    check_switching_protocols,
+    same_origin,
+    websocket_accept,
+)
+
+__all__ = [
+    "ACCEPT_H2",
+    "CONNECTION",
+    "HOP",
+    "HOP_BY_HOP",
+    "ORDINARY",
+    "PROTECTED",
+    "PROTECTED_PREFIXES",
+    "READY_RETRY_AFTER",
+    "TE",
+    "UPGRADE",
+    "WEBSOCKET_GUID",
+    "ConnectionTokens",
+    "HandshakeVerdict",
+    "Header",
+    "OriginPolicy",
+    "Policy",
+    "RequestFacts",
+    "ResponsePlan",
+    "asks_readiness",
+    "body_needs_framing",
+    "check_switching_protocols",
+    "close_reason",
+    "forwardable_headers",
+    "is_token",
+    "no_content_reason",
+    "normalize_http_version",
+    "parse_connection",
+    "readiness_answer",
+    "same_origin",
+    "websocket_accept",
+]

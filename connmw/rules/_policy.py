@@ -1,0 +1,640 @@
+"""The Policy: every decision, configured once: names, requests, responses, handshakes.
+
+The adapters call its methods; the hot path is :meth:`Policy.read_request` and
+:meth:`Policy.quick_finish`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, final
+
+from ._connection import (
+    NO_TOKENS,
+    ConnectionTokens,
+    RequestFacts,
+    _join_repeated,
+    _persistent,
+    _upgrade_protocols,
+    parse_connection,
+)
+from ._headers import (
+    _BASE_KINDS,
+    _CACHE_LIMIT,
+    _EMPTY,
+    _NO_HEADERS,
+    _NO_NAMES,
+    _UPGRADE_WISHES,
+    _VERSIONS,
+    CONNECTION,
+    HOP,
+    ORDINARY,
+    PROTECTED,
+    PROTECTED_PREFIXES,
+    TE,
+    UPGRADE,
+    AnyName,
+    Header,
+    _as_bytes,
+    _as_lower_bytes,
+    _has_content_length,
+    _is_protected,
+    _Pairs,
+    normalize_http_version,
+)
+from ._responses import (
+    _CLOSE_FIELDS,
+    _KEEP_ALIVE_FIELDS,
+    _NO_BODY_STATUSES,
+    _UPGRADE_FIELDS,
+    ResponsePlan,
+)
+from ._websocket import (
+    ACCEPT_H2,
+    REJECT_CONNECTION,
+    REJECT_CROSS_ORIGIN,
+    REJECT_HOST,
+    REJECT_KEY,
+    REJECT_METHOD,
+    REJECT_ORIGIN,
+    REJECT_UPGRADE,
+    REJECT_VERSION,
+    REJECT_WS_VERSION,
+    HandshakeVerdict,
+    OriginPolicy,
+    _valid_websocket_key,
+)
+
+# --------------------------------------------------------------------------------------
+# The policy: every decision, configured once
+# --------------------------------------------------------------------------------------
+
+
+@final  # compiled in the accelerated build, where Python subclasses are impossible
+class Policy:
+    """connmw's decisions, configured once and shared by every request.
+
+    Build one per middleware (the adapters do it from :class:`connmw.config.Config`).
+    All methods are pure functions of their arguments and the configuration; the
+    caches inside only remember answers already computed, bounded in size.
+
+    Args:
+        explicit_keep_alive: send ``Connection: keep-alive`` on persistent HTTP/1.x
+            responses, as gunicorn and Heroku's router do (a configured
+            ``keep_alive_timeout`` sends it regardless, beside its hint).
+        http10_keep_alive: honour an HTTP/1.0 client's ``Connection: keep-alive``.
+        strip_headers: more header names to remove from every response.
+        protected_headers: more names a Connection field may never nominate; a name
+            ending in ``*`` protects a prefix (``x-acme-*``).
+        max_connection_tokens: more Connection tokens than this nominate nothing.
+        keep_alive_timeout: seconds to announce as ``Keep-Alive: timeout=N`` on
+            persistent HTTP/1.x responses.
+        allowed_origins: WebSocket origin patterns (see :class:`OriginPolicy`).
+    """
+
+    def __init__(
+        self,
+        *,
+        explicit_keep_alive: bool = True,
+        http10_keep_alive: bool = False,
+        strip_headers: Iterable[AnyName] = (),
+        protected_headers: Iterable[AnyName] = (),
+        max_connection_tokens: int = 16,
+        keep_alive_timeout: int | None = None,
+        allowed_origins: Iterable[str] = (),
+    ) -> None:
+        if max_connection_tokens < 1:
+            raise ValueError("max_connection_tokens must be >= 1")
+        self.explicit_keep_alive = explicit_keep_alive
+        self.http10_keep_alive = http10_keep_alive
+        self.max_connection_tokens = max_connection_tokens
+        self.keep_alive_timeout = keep_alive_timeout
+        self.origins = OriginPolicy(allowed_origins)
+
+        protected = set(PROTECTED)
+        prefixes = list(PROTECTED_PREFIXES)
+        for raw in protected_headers:
+            name = _as_lower_bytes(raw)
+            if name.endswith(b"*"):
+                prefixes.append(name[:-1])
+            else:
+                protected.add(name)
+        self.protected: frozenset[bytes] = frozenset(protected)
+        self.protected_prefixes: tuple[bytes, ...] = tuple(prefixes)
+
+        base = dict(_BASE_KINDS)
+        for raw in strip_headers:
+            name = _as_lower_bytes(raw)
+            if _is_protected(name, self.protected, self.protected_prefixes):
+                raise ValueError(f"{raw!r} is protected and cannot be stripped")
+            base.setdefault(name, HOP)
+        self.strip: frozenset[bytes] = frozenset(base)
+        # Seed the name caches with the usual spellings, bytes for ASGI and str for WSGI,
+        # so that the common response never lower-cases a name. Two dicts: an ASCII str
+        # and its bytes hash alike, and one dict would compare them on every lookup.
+        self._kinds: dict[bytes, int] = {}
+        self._ordinary: set[bytes] = set()  # bytes names seen and known end-to-end
+        self._str_kinds: dict[str, int] = {}
+        for name, kind in base.items():
+            text = name.decode("latin-1")
+            for spelling in (text, text.title(), text.upper()):
+                self._str_kinds[spelling] = kind
+                self._kinds[spelling.encode("latin-1")] = kind
+
+        if keep_alive_timeout is not None:
+            self._keep_fields: tuple[Header, ...] = (
+                *_KEEP_ALIVE_FIELDS,
+                (b"keep-alive", b"timeout=%d" % keep_alive_timeout),
+            )
+        else:
+            self._keep_fields = _KEEP_ALIVE_FIELDS
+        self._tokens_cache: dict[bytes, ConnectionTokens] = {}
+        # Request facts by version, then by Connection value: bytes values (ASGI) and str
+        # values (WSGI's environ) in separate dicts, since an ASCII str and its bytes
+        # hash alike and one dict would compare them.
+        versions = ("1.0", "1.1", "2", "3", "HTTP/1.0", "HTTP/1.1", "HTTP/1")
+        self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
+        self._facts_str: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
+        for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close"):
+            for version in versions:
+                self.request_facts(version, value)
+                if value is not None:
+                    self.request_facts(version, value.decode())
+
+    # -- names ---------------------------------------------------------------------
+
+    def kind_of(self, name: AnyName) -> int:
+        """``ORDINARY``, ``HOP``, ``CONNECTION``, ``UPGRADE`` or ``TE`` for a header name.
+
+        Accepts bytes (ASGI) or str (WSGI) in any case; answers from a bounded cache.
+        """
+        if isinstance(name, str):
+            kind = self._str_kinds.get(name)
+            if kind is None:
+                kind = self._kinds.get(_as_lower_bytes(name), ORDINARY)
+                if len(self._str_kinds) < _CACHE_LIMIT:
+                    self._str_kinds[name] = kind
+            return kind
+        kind = self._kinds.get(name)
+        if kind is None:
+            kind = self._kinds.get(name.lower(), ORDINARY)
+            if len(self._kinds) < _CACHE_LIMIT:
+                self._kinds[name] = kind
+                if kind == ORDINARY:
+                    self._ordinary.add(name)
+        return kind
+
+    def needs_cleaning(self, headers: Sequence[tuple[AnyName, object]]) -> bool:
+        """Whether any header in the list is hop-by-hop (the fast pre-check).
+
+        The list is either all-str (WSGI) or all-bytes (ASGI); the first name picks the
+        cache, so the loop is one dict lookup per header.
+        """
+        pairs: Sequence[Any] = headers  # loose, as _Pairs says
+        if not pairs:
+            return False
+        kinds: dict[Any, int] = self._str_kinds if type(pairs[0][0]) is str else self._kinds
+        for name, _ in pairs:
+            kind = kinds.get(name)
+            if kind is None:
+                kind = self.kind_of(name)
+            if kind:
+                return True
+        return False
+
+    def why_removed(self, name: bytes) -> str:
+        """Strict mode's word for a removal: ``"hop-by-hop"``, ``"Connection-nominated"`` or,
+        for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
+        if self.kind_of(name):
+            return "hop-by-hop"
+        return "framing" if name.lower() == b"content-length" else "Connection-nominated"
+
+    def is_protected(self, name: bytes) -> bool:
+        """Whether a Connection field may never nominate this lower-case name."""
+        return _is_protected(name, self.protected, self.protected_prefixes)
+
+    def tokens(self, values: Sequence[bytes]) -> ConnectionTokens:
+        """:func:`parse_connection` with this policy's protected names and limit, cached."""
+        if len(values) == 1:
+            value = values[0]
+            cached = self._tokens_cache.get(value)
+            if cached is not None:
+                return cached
+        parsed = parse_connection(
+            values,
+            protected=self.protected,
+            prefixes=self.protected_prefixes,
+            max_tokens=self.max_connection_tokens,
+        )
+        if len(values) == 1 and len(self._tokens_cache) < _CACHE_LIMIT and len(values[0]) <= 256:
+            self._tokens_cache[values[0]] = parsed
+        return parsed
+
+    # -- requests ------------------------------------------------------------------
+
+    def request_facts(
+        self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
+    ) -> RequestFacts:
+        """Facts for a request with this version, Connection value and Upgrade value.
+
+        ``connection`` is every Connection line joined with ``", "`` (or ``None``), as
+        bytes (ASGI) or latin-1 str (WSGI's environ); likewise ``upgrade``. Answers for
+        requests without Upgrade come from a cache, so the common request allocates
+        nothing.
+        """
+        by_value = (self._facts_str if type(connection) is str else self._facts_cache).get(http_version)
+        if by_value is not None and upgrade is None:
+            cached = by_value.get(connection)
+            if cached is not None:
+                return cached
+        version = normalize_http_version(http_version)
+        conn_bytes = _as_bytes(connection)
+        tokens = NO_TOKENS if conn_bytes is None else self.tokens((conn_bytes,))
+        offered: tuple[bytes, ...] = _NO_NAMES
+        upgrade_bytes = _as_bytes(upgrade)
+        # RFC 9110 §7.8: Upgrade counts only with the "upgrade" connection option, and
+        # is ignored in HTTP/1.0 requests; HTTP/2 and HTTP/3 forbid it (RFC 9113 §8.6).
+        if upgrade_bytes is not None and tokens.upgrade and version == "1.1":
+            offered = _upgrade_protocols(upgrade_bytes)
+        facts = RequestFacts(
+            http_version=version,
+            persistent=_persistent(version, tokens, self.http10_keep_alive),
+            tokens=tokens,
+            upgrade=offered,
+        )
+        if not (version == "1.0" and facts.persistent):  # else framing decides per response
+            answer = self.connection_fields(facts, 200)
+            object.__setattr__(facts, "plain_answer", answer)
+            if not answer[1] and not offered:  # a 101 answers only a request to upgrade
+                object.__setattr__(facts, "quick_fields", answer[0])
+        object.__setattr__(facts, "unusual", version == "1.0" or tokens.flagged)
+        if (
+            by_value is not None
+            and upgrade is None
+            and len(by_value) < _CACHE_LIMIT
+            and (connection is None or len(connection) <= 256)
+        ):
+            by_value[connection] = facts
+        return facts
+
+    def read_request(self, http_version: str, headers: Iterable[Header]) -> RequestFacts:
+        """:meth:`request_facts` from an ASGI header list (lower-case names)."""
+        connection: bytes | None = None
+        upgrade: bytes | None = None
+        more: list[Header] | None = None  # repeated lines, joined once below: linear time
+        # Loose pairs, as _Pairs says; servers give a list, which the compiled build reads
+        # fastest (anything else is read once into one).
+        pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
+        for pair in pairs:
+            name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
+            # Two comparisons, not a set probe: a server's header names are new objects
+            # with no hash computed yet, and bytes of another length compare unequal at once.
+            if name == b"connection":
+                if connection is None:
+                    connection = pair[1]
+                    continue
+            elif name == b"upgrade":
+                if upgrade is None:
+                    upgrade = pair[1]
+                    continue
+            else:
+                continue
+            if more is None:
+                more = []
+            more.append((name, pair[1]))
+        if more is not None:
+            connection, upgrade = _join_repeated(connection, upgrade, more)
+        if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
+            try:
+                return self._facts_cache[http_version][connection]
+            except KeyError:
+                pass
+        return self.request_facts(http_version, connection, upgrade)
+
+    def strip_request(self, headers: Sequence[Header], facts: RequestFacts) -> Sequence[Header]:
+        """The request's headers without hop-by-hop and nominated fields.
+
+        Returns ``headers`` itself when nothing is removed. Protected names always stay;
+        Connection and Upgrade stay on a request that asks to upgrade (the application
+        answers the upgrade); one ``TE: trailers`` stays if the client offered trailers.
+        """
+        nominated = facts.tokens.nominated
+        if not nominated and not self.needs_cleaning(headers):
+            return headers
+        return _without_hop_by_hop(self, headers, nominated, keep_upgrade=facts.upgrade_requested)
+
+    def clean_accept_headers(self, headers: Sequence[Header]) -> tuple[Sequence[Header], tuple[bytes, ...]]:
+        """Headers of a WebSocket ``accept`` (the 101) without hop-by-hop or nominated ones.
+
+        Returns ``(headers, removed)``; ``headers`` is the list itself when clean. The
+        server writes Upgrade and Connection of the 101 itself (RFC 6455 §4.2.2).
+        """
+        if not self.needs_cleaning(headers):
+            return headers, _NO_NAMES
+        pairs: _Pairs = headers
+        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
+        nominated = self.tokens(values).nominated if values else _EMPTY
+        kept = _without_hop_by_hop(self, headers, nominated, keep_te=False)
+        kept_names = {name for name, _ in kept}
+        removed = tuple(dict.fromkeys([name.lower() for name, _ in pairs if name not in kept_names]))
+        return kept, removed
+
+    # -- responses -----------------------------------------------------------------
+
+    def connection_fields(
+        self,
+        request: RequestFacts,
+        status: int,
+        *,
+        app_close: bool = False,
+        server_close: bool = False,
+        has_length: bool = True,
+        requests_left: int | None = None,
+    ) -> tuple[tuple[Header, ...], bool]:
+        """The one decision of which Connection / Keep-Alive fields a response carries.
+
+        Returns ``(fields, close)``. ``app_close`` is the application's own
+        ``Connection: close``; ``server_close`` a server-side reason (drain, limits);
+        ``has_length`` whether the body is delimited on the wire (an HTTP/1.0 keep-alive
+        response must have a Content-Length; on HTTP/1.1 a server that does not chunk
+        leaves a body without one to end with the connection, RFC 9112 §6.3 item 8);
+        ``requests_left`` adds ``max=N`` to the Keep-Alive hint. An interim (1xx)
+        response decides nothing: the final response does (RFC 9110 §15.2).
+        """
+        if request.http_version in ("2", "3"):
+            return _NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
+        if status == 101 and request.upgrade_requested:
+            return _UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
+        if status < 200:
+            return _NO_HEADERS, False  # RFC 9110 §15.2: interim; the final response decides
+        if not request.persistent or app_close or server_close:
+            return _CLOSE_FIELDS, True
+        if not has_length and status not in _NO_BODY_STATUSES:
+            # RFC 9112 §9.3, §6.3 item 8 (and RFC 1945's keep-alive practice): a body nothing
+            # delimits ends with the connection.
+            return _CLOSE_FIELDS, True
+        if request.http_version != "1.0" and not self.explicit_keep_alive and self.keep_alive_timeout is None:
+            return _NO_HEADERS, False
+        # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even
+        # with explicit_keep_alive off: Keep-Alive is connection-specific, so it travels
+        # with "keep-alive" in Connection (RFC 9110 §7.6.1; RFC 2068 §19.7.1).
+        if requests_left is not None and self.keep_alive_timeout is not None:
+            hint = b"timeout=%d, max=%d" % (self.keep_alive_timeout, requests_left)
+            return (*_KEEP_ALIVE_FIELDS, (b"keep-alive", hint)), False
+        return self._keep_fields, False
+
+    def finish_response(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        *,
+        server_close: bool = False,
+        requests_left: int | None = None,
+        delimited: bool = True,
+        server_announces: bool = False,
+    ) -> ResponsePlan:
+        """The response's headers as they must go out, and whether to close.
+
+        Removes every hop-by-hop header and every header the application's Connection
+        field nominates (protected names excepted), keeps Upgrade on a legitimate 101,
+        honours the application's ``Connection: close``, then appends the fields
+        :meth:`connection_fields` decides. Nothing is allocated beyond the appended
+        list when the application sent no hop-by-hop header. ``delimited=False``: the
+        body has no Content-Length and the server will not chunk it. ``server_announces``
+        (with ``server_close``): the server adds its own ``Connection: close`` to this
+        response, so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
+        """
+        ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
+        pairs: _Pairs = headers
+        dirty = (status < 200 or status in {204, 304}) and _has_content_length(headers)  # _finish_dirty
+        for name, _ in pairs:
+            if dirty or (name not in ordinary and self.kind_of(name)):
+                return self._finish_dirty(
+                    request,
+                    status,
+                    headers,
+                    server_close,
+                    requests_left,
+                    delimited=delimited,
+                    server_announces=server_announces,
+                )
+        answer = request.plain_answer
+        if answer is None or status < 200 or server_close or requests_left is not None or not delimited:
+            has_length = delimited
+            if request.http_version == "1.0" and request.persistent:
+                has_length = has_length and _has_content_length(headers)
+            answer = self.connection_fields(
+                request,
+                status,
+                server_close=server_close,
+                has_length=has_length,
+                requests_left=requests_left,
+            )
+        fields, close = answer
+        if not fields or (server_announces and close):
+            return headers, close, _NO_NAMES
+        return [*headers, *fields], close, _NO_NAMES
+
+    def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
+        """:meth:`finish_response` for the common response, in one step, or ``None``.
+
+        The common response: the connection stays open, the request offers no upgrade
+        (so no 101 can be legitimate), the status is one whose response has content (not
+        1xx, 204 or 304: the adapters then drop body bytes, :func:`no_content_reason`)
+        and every header name is one already known to be end-to-end. Its headers need no
+        cleaning, only connmw's fields appended, so this
+        returns the new list (``headers`` itself when no field is due, as on HTTP/2).
+        ``None`` means "ask :meth:`finish_response`", which decides every other case and
+        learns the names this call does not know yet.
+        """
+        fields = request.quick_fields  # None for a request that offers an upgrade (a 101)
+        if fields is None or status < 200 or status in {204, 304}:
+            return None
+        ordinary = self._ordinary
+        pairs: list[Any] = headers  # loose, as _Pairs says; a list is read fastest compiled
+        for pair in pairs:
+            if pair[0] not in ordinary:
+                return None
+        if fields:
+            return [*headers, *fields]
+        return headers
+
+    def _finish_dirty(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        server_close: bool,
+        requests_left: int | None,
+        *,
+        delimited: bool = True,
+        server_announces: bool = False,
+    ) -> ResponsePlan:
+        pairs: _Pairs = headers
+        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
+        app = self.tokens(values) if values else NO_TOKENS
+        keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
+        # The app's Connection is always replaced by connmw's one field; replacing a
+        # mere wish (close / keep-alive, or "upgrade" on a legitimate 101) is no correction.
+        honoured = app.only_directives or (
+            keep_upgrade
+            and not app.invalid
+            and not app.refused
+            and not app.too_many
+            and app.nominated <= _UPGRADE_WISHES
+        )
+        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response (it has no content). A 304
+        # may carry the 200's, and loses it too: uvicorn's httptools protocol counts it against
+        # the body a 304 never has, and fails the response; caches do not update it from a 304.
+        lengthless = status < 200 or status in {204, 304}
+        kept: list[Header] = []
+        removed: list[bytes] = []
+        for name, value in pairs:
+            kind = self.kind_of(name)
+            if kind == ORDINARY:
+                if (app.nominated and name.lower() in app.nominated) or (
+                    lengthless and name.lower() == b"content-length"
+                ):
+                    removed.append(name.lower())
+                else:
+                    kept.append((name, value))
+            elif kind == UPGRADE and keep_upgrade:
+                kept.append((name, value))
+            elif kind != CONNECTION or not honoured:
+                removed.append(name.lower())
+        has_length = delimited
+        if request.http_version == "1.0" and request.persistent:
+            has_length = has_length and _has_content_length(kept)
+        fields, close = self.connection_fields(
+            request,
+            status,
+            app_close=app.close,
+            server_close=server_close,
+            has_length=has_length,
+            requests_left=requests_left,
+        )
+        if not (server_announces and close):
+            kept.extend(fields)
+        return kept, close, tuple(dict.fromkeys(removed))
+
+    # -- WebSocket -----------------------------------------------------------------
+
+    def judge_websocket(self, method: str, http_version: str, headers: Iterable[Header]) -> HandshakeVerdict:
+        """Judge a WebSocket opening handshake (RFC 6455 §4.2.1; RFC 8441 over HTTP/2+).
+
+        Over HTTP/1.x: GET, HTTP/1.1 or later, Host, ``websocket`` in Upgrade,
+        ``upgrade`` in Connection, one Sec-WebSocket-Key that is the base64 of 16 bytes
+        (400 otherwise), Sec-WebSocket-Version 13 (426 with ``Sec-WebSocket-Version: 13``
+        otherwise), and an allowed Origin (403). Over HTTP/2 and HTTP/3 the request is an
+        extended CONNECT with no Upgrade, Connection or key by design, so only the
+        version and the Origin are judged. Never raises for any bytes.
+        """
+        version = normalize_http_version(http_version)
+        multiplexed = version in ("2", "3")
+        host: bytes | None = None
+        upgrade: list[bytes] = []
+        connection: list[bytes] = []
+        keys: list[bytes] = []
+        ws_versions: list[bytes] = []
+        origins: list[bytes] = []
+        pairs: _Pairs = headers
+        for raw_name, value in pairs:
+            name = raw_name.lower()
+            if name == b"host":
+                if host is None:
+                    host = value
+            elif name == b"upgrade":
+                upgrade.append(value)
+            elif name == b"connection":
+                connection.append(value)
+            elif name == b"sec-websocket-key":
+                keys.append(value)
+            elif name == b"sec-websocket-version":
+                if value == b"13":
+                    ws_versions.append(value)
+                else:
+                    ws_versions.extend(v.strip(b" \t") for v in value.split(b",") if v.strip(b" \t"))
+            elif name == b"origin":
+                origins.append(value)
+        if not multiplexed:
+            if method != "GET":  # RFC 9110 §9.1: methods are case-sensitive
+                return REJECT_METHOD
+            if http_version not in _VERSIONS or version == "1.0":
+                return REJECT_VERSION
+            if upgrade != [b"websocket"] and not any(
+                b"websocket" in _upgrade_protocols(value) for value in upgrade
+            ):
+                return REJECT_UPGRADE
+            if not self.tokens(connection).upgrade:  # cached for the usual values
+                return REJECT_CONNECTION
+        if ws_versions != [b"13"]:
+            return REJECT_WS_VERSION
+        if not multiplexed:
+            if len(keys) != 1 or not _valid_websocket_key(keys[0]):
+                return REJECT_KEY
+            if host is None:
+                return REJECT_HOST
+        if not self.origins.allows_any and (
+            len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host)
+        ):
+            return REJECT_CROSS_ORIGIN if self.origins.same_origin_only else REJECT_ORIGIN
+        if multiplexed:
+            return ACCEPT_H2
+        return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])
+
+
+def _without_hop_by_hop(
+    policy: Policy,
+    headers: Iterable[Header],
+    nominated: frozenset[bytes],
+    *,
+    keep_upgrade: bool = False,
+    keep_te: bool = True,
+) -> list[Header]:
+    kept: list[Header] = []
+    trailers = False
+    pairs: _Pairs = headers
+    for name, value in pairs:
+        kind = policy.kind_of(name)
+        if kind == ORDINARY:
+            if name.lower() not in nominated:
+                kept.append((name, value))
+        elif kind == TE and keep_te:
+            # RFC 9110 §10.1.4 / RFC 9113 §8.2.2: only "trailers" may cross a hop.
+            trailers = trailers or any(
+                e.split(b";", 1)[0].strip(b" \t").lower() == b"trailers" for e in value.split(b",")
+            )
+        elif keep_upgrade and kind in (UPGRADE, CONNECTION):
+            kept.append((name, value))
+    if trailers:
+        kept.append((b"te", b"trailers"))
+    return kept
+
+
+_DEFAULT_POLICY: Policy | None = None
+
+
+def forwardable_headers(
+    headers: Iterable[Header], *, policy: Policy | None = None, response: bool = False
+) -> list[Header]:
+    """Headers safe to forward to another hop, for applications that proxy.
+
+    Removes every hop-by-hop header and every header the Connection field nominates
+    (protected names excepted, RFC 9110 §7.6.1). For a request, a single
+    ``TE: trailers`` survives if any TE element was ``trailers``; with
+    ``response=True`` no TE survives (TE is a request field, RFC 9110 §10.1.4, and
+    HTTP/2 forbids it in responses). Use it on an upstream response before returning it
+    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the
+    body twice) and on a client request before sending it upstream.
+    """
+    global _DEFAULT_POLICY
+    if policy is None:
+        if _DEFAULT_POLICY is None:
+            _DEFAULT_POLICY = Policy()
+        policy = _DEFAULT_POLICY
+    headers = list(headers)
+    pairs: _Pairs = headers
+    values = [value for name, value in pairs if name.lower() == b"connection"]
+    nominated = policy.tokens(values).nominated if values else _EMPTY
+    return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)

@@ -1,0 +1,307 @@
+"""WebSocket opening handshakes and origins (RFC 6455 §4.2, RFC 6454, RFC 8441).
+
+The verdicts, Sec-WebSocket-Accept, the Origin policy (same origin by default), and the
+check of an application's own 101.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from ._connection import (
+    RequestFacts,
+    _upgrade_protocols,
+)
+from ._headers import (
+    _NO_HEADERS,
+    Header,
+    _Pairs,
+)
+
+# --------------------------------------------------------------------------------------
+# WebSocket (RFC 6455)
+# --------------------------------------------------------------------------------------
+
+WEBSOCKET_GUID: Final[bytes] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
+_BASE64_ALPHABET: Final[bytes] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+_NO_DEFAULT_PORT: Final = -1
+_SCHEME_CHARS: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789+-."
+_NOT_IN_ORIGIN_HOST: Final[str] = "/\\@?# \t"
+
+
+def websocket_accept(key: bytes) -> bytes:
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §1.3, §4.2.2 step 5.4)."""
+    digest = hashlib.sha1(key.strip(b" \t") + WEBSOCKET_GUID).digest()  # noqa: S324 (the RFC's hash)
+    return base64.b64encode(digest)
+
+
+def _valid_websocket_key(key: bytes) -> bool:
+    # RFC 6455 §4.2.1 item 5: base64 of a 16-byte value, i.e. 22 characters and "==".
+    key = key.strip(b" \t")
+    if len(key) != 24 or not key.endswith(b"==") or key[:22].translate(None, _BASE64_ALPHABET):
+        return False
+    try:
+        return len(binascii.a2b_base64(key)) == 16
+    except binascii.Error:  # pragma: no cover - excluded by the alphabet check above
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeVerdict:
+    """The answer to a WebSocket opening handshake (RFC 6455 §4.2.1 to §4.2.2).
+
+    ``accepted`` handshakes carry ``accept_key`` (HTTP/1.1) for the 101. Rejections carry
+    the status, the headers (``Sec-WebSocket-Version: 13`` with 426) and a short text
+    body; ``code`` is a stable identifier for counters and logs.
+    """
+
+    accepted: bool
+    status: int
+    code: str
+    reason: str
+    headers: tuple[Header, ...] = _NO_HEADERS
+    body: bytes = b""
+    key: bytes | None = None
+    """The client's Sec-WebSocket-Key of an accepted HTTP/1.1 handshake."""
+
+    @property
+    def accept_key(self) -> bytes | None:
+        """Sec-WebSocket-Accept for the 101, computed when asked (most servers write it)."""
+        return None if self.key is None else websocket_accept(self.key)
+
+
+def _reject(status: int, code: str, reason: str, *extra: Header) -> HandshakeVerdict:
+    body = f"WebSocket handshake refused: {reason}\n".encode()
+    headers = (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    )
+    return HandshakeVerdict(False, status, code, reason, headers, body)
+
+
+# RFC 6455 §4.2.1 lists what a server must find; §4.2.2 says answer 400 when it does
+# not, and for an unknown version answer "such as 426" with the versions it speaks.
+REJECT_METHOD: Final = _reject(400, "not-get", "the method must be GET (RFC 6455 §4.2.1)")
+REJECT_VERSION: Final = _reject(400, "http-version", "HTTP/1.1 or higher is required (RFC 6455 §4.2.1)")
+REJECT_HOST: Final = _reject(400, "no-host", "the Host header is missing (RFC 6455 §4.2.1)")
+REJECT_UPGRADE: Final = _reject(
+    400, "no-upgrade-websocket", "Upgrade must include websocket (RFC 6455 §4.2.1)"
+)
+REJECT_CONNECTION: Final = _reject(
+    400, "no-connection-upgrade", "Connection must include Upgrade (RFC 6455 §4.2.1)"
+)
+REJECT_KEY: Final = _reject(
+    400, "bad-key", "Sec-WebSocket-Key must be one base64 value of 16 bytes (RFC 6455 §4.2.1)"
+)
+REJECT_WS_VERSION: Final = _reject(
+    426,
+    "bad-version",
+    "Sec-WebSocket-Version must be 13 (RFC 6455 §4.2.2)",
+    (b"sec-websocket-version", b"13"),
+)
+REJECT_ORIGIN: Final = _reject(403, "forbidden-origin", "the Origin is not allowed (RFC 6455 §10.2)")
+REJECT_CROSS_ORIGIN: Final = _reject(
+    403, "forbidden-origin", "the Origin is not this host's and no other origin is allowed (RFC 6455 §10.2)"
+)
+ACCEPT_H2: Final = HandshakeVerdict(True, 200, "ok", "accepted (RFC 8441)")
+
+
+def _split_origin(origin: str) -> tuple[str, str, int] | None:
+    """``scheme://host[:port]`` → (scheme, host, port) lower-cased, default port filled.
+
+    RFC 6454 §6.2 serialises an origin as scheme "://" host [":" port]: userinfo, a
+    path, a query, a fragment or white space make a value that is not an origin. A
+    scheme without a default port (``capacitor://localhost``) and no port given gets
+    port -1, so it matches only itself. ``None`` for anything else; never raises.
+    """
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    if not sep or not _is_scheme(scheme):
+        return None
+    authority = _split_authority(rest)
+    if authority is None:
+        return None
+    host, port = authority
+    return scheme, host, _DEFAULT_PORTS.get(scheme, _NO_DEFAULT_PORT) if port is None else port
+
+
+def _split_authority(text: str) -> tuple[str, int | None] | None:
+    """``host[:port]`` (RFC 3986 §3.2.2-3.2.3) → (lower-case host, port or ``None`` if not named).
+
+    The host part of an origin and the value of a Host field share this form. Userinfo,
+    a path, a query, a fragment, white space or a port outside 0-65535 give ``None``;
+    never raises.
+    """
+    text = text.lower()
+    if not text or not text.isprintable() or any(char in _NOT_IN_ORIGIN_HOST for char in text):
+        return None
+    if text.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
+        host, bracket, tail = text.partition("]")
+        host += bracket
+        if not bracket:
+            return None
+        port_text = tail[1:] if tail.startswith(":") else None
+        if tail and port_text is None:
+            return None
+    else:
+        host, colon, port_text_raw = text.rpartition(":")
+        if not colon:
+            host, port_text = text, None
+        else:
+            port_text = port_text_raw
+        if ":" in host or "[" in host or "]" in host:
+            return None  # an unbracketed IPv6 literal or stray brackets
+    if not host:
+        return None
+    if port_text is None:
+        return host, None
+    if port_text.isdigit() and port_text.isascii() and len(port_text) <= 5 and int(port_text) <= 65535:
+        return host, int(port_text)  # RFC 3986 §3.2.3; a 16-bit TCP port
+    return None
+
+
+def same_origin(origin: bytes, host: bytes | None) -> bool:
+    """Whether a browser's Origin names the host the request was sent to (its Host field).
+
+    Hosts compare case-insensitively; ports only when the Origin names one (a Host with
+    a port the Origin does not name still matches); schemes never, since behind a proxy
+    that ends TLS the application sees plain HTTP while the page was https. ``null``,
+    a value that is not an origin, or no Host at all: not the same origin.
+    """
+    if host is None:
+        return False
+    scheme, sep, rest = origin.decode("latin-1").strip().partition("://")
+    theirs = _split_authority(rest) if sep and _is_scheme(scheme.lower()) else None
+    ours = _split_authority(host.decode("latin-1").strip())
+    if theirs is None or ours is None:
+        return False
+    return theirs[0] == ours[0] and (theirs[1] is None or theirs[1] == ours[1])
+
+
+def _is_scheme(scheme: str) -> bool:
+    # RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), here lower-case.
+    return bool(scheme) and "a" <= scheme[0] <= "z" and not scheme.strip(_SCHEME_CHARS)
+
+
+class OriginPolicy:
+    """Which browser origins may open a WebSocket (RFC 6455 §10.2, RFC 6454).
+
+    With no pattern at all (the default) only the same origin is admitted
+    (:func:`same_origin`: the Origin's host, and its port when it names one, equal the
+    request's Host), as gorilla/websocket, python-socketio and Django Channels do by
+    default: without it, any page on any site could open a WebSocket with the user's
+    cookies (cross-site WebSocket hijacking). Patterns are exact origins
+    (``https://app.example.com``), wildcard subdomains (``https://*.example.com``: any
+    depth of subdomain, not the bare domain), ``*`` for any origin, or ``null`` to admit
+    the opaque origin browsers send from sandboxed frames and files. Scheme and host
+    compare case-insensitively and default ports are filled in, so
+    ``https://A.example.com:443`` matches ``https://a.example.com``. An origin whose
+    scheme has no default port (``capacitor://localhost``, an app shell) matches only
+    when written the same way, port included or not.
+
+    A request with no Origin field is admitted: browsers always send one on WebSocket
+    handshakes (RFC 6455 §4.1 item 8), so its absence means a non-browser client, which
+    origin checks cannot constrain. ``Origin: null`` (sandboxed frames, files) is
+    refused unless a pattern names ``null``; it is never the same origin.
+    """
+
+    __slots__ = ("_allow_null", "_any", "_exact", "_same_origin", "_wildcards")
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self._any = False
+        self._allow_null = False
+        self._exact: set[tuple[str, str, int]] = set()
+        self._wildcards: list[tuple[str, str, int]] = []
+        seen = False
+        for pattern in patterns:
+            seen = True
+            text = pattern.strip()
+            if text == "*":
+                self._any = True
+            elif text.lower() == "null":
+                self._allow_null = True
+            else:
+                parts = _split_origin(text)
+                if parts is None:
+                    raise ValueError(
+                        f"{pattern!r} is not an origin: expected scheme://host[:port], "
+                        "scheme://*.domain[:port], '*' or 'null'"
+                    )
+                scheme, host, port = parts
+                if host.startswith("*.") and host[2:] and "*" not in host[2:] and host[2] != ".":
+                    self._wildcards.append((scheme, host[1:], port))
+                elif "*" in host:
+                    raise ValueError(f"{pattern!r}: '*' is allowed only as the first label")
+                else:
+                    self._exact.add(parts)
+        self._same_origin = not seen
+
+    @property
+    def allows_any(self) -> bool:
+        """``*`` is configured: every Origin is admitted."""
+        return self._any
+
+    @property
+    def same_origin_only(self) -> bool:
+        """No pattern is configured: only the request's own origin is admitted."""
+        return self._same_origin
+
+    def allows(self, origin: bytes | None, host: bytes | None = None) -> bool:
+        """Whether a handshake with this Origin value (or none) may proceed.
+
+        ``host`` is the request's Host field (``:authority`` over HTTP/2), which
+        same-origin judging needs; without it no Origin is the same origin.
+        """
+        if origin is None or self._any:
+            return True
+        if self._same_origin:
+            return same_origin(origin, host)
+        text = origin.decode("latin-1").strip()
+        if text.lower() == "null":
+            return self._allow_null
+        parts = _split_origin(text)
+        if parts is None:
+            return False
+        if parts in self._exact:
+            return True
+        scheme, name, port = parts
+        return any(
+            scheme == w_scheme and port == w_port and name.endswith(suffix) and len(name) > len(suffix)
+            for w_scheme, suffix, w_port in self._wildcards
+        )
+
+
+def check_switching_protocols(
+    request: RequestFacts, response_headers: Sequence[Header], key: bytes | None
+) -> str | None:
+    """Why a 101 response is not allowed, or ``None`` when it is.
+
+    RFC 9110 §7.8: a server must not switch to a protocol the client did not offer, and
+    sends 101 only to a request that asked to upgrade. RFC 6455 §4.2.2: a WebSocket
+    101 carries Sec-WebSocket-Accept derived from the client's key.
+    """
+    if not request.upgrade_requested:
+        return "101 Switching Protocols sent to a request that asked for no upgrade (RFC 9110 §7.8)"
+    chosen: list[bytes] = []
+    accept: list[bytes] = []
+    pairs: _Pairs = response_headers
+    for name, value in pairs:
+        lower = name.lower()
+        if lower == b"upgrade":
+            chosen.extend(_upgrade_protocols(value))
+        elif lower == b"sec-websocket-accept":
+            accept.append(value.strip(b" \t"))
+    if not chosen:
+        return "101 Switching Protocols without an Upgrade field (RFC 9110 §15.2.2)"
+    for protocol in chosen:
+        if protocol not in request.upgrade:
+            return "101 Switching Protocols to a protocol the client did not offer (RFC 9110 §7.8)"
+    if b"websocket" in chosen and key is not None and accept != [websocket_accept(key)]:
+        return "Sec-WebSocket-Accept does not match Sec-WebSocket-Key (RFC 6455 §4.2.2)"
+    return None

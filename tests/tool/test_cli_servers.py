@@ -1,0 +1,74 @@
+"""``connmw check --server NAME`` on the WSGI servers of the server table, end to end.
+
+Each run is ``python -m connmw check tests.apps.wrapped_wsgi:routed --server NAME --json``
+in a subprocess from the repository root, as a user runs it: connmw starts the server
+itself on a loopback port, probes the wrapped app and stops it. The wrapped app is
+correct, so every check must come back clean: exit 0, a document that validates, and
+no error finding in any case.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from connmw.tool._schema import CHECK_SCHEMA, validate
+from tests.wire import REPO_ROOT
+
+pytestmark = pytest.mark.timeout(120)
+
+APP = "tests.apps.wrapped_wsgi:routed"
+# --server NAME -> the package the server needs.
+SERVERS = {
+    "waitress": "waitress",
+    "cheroot": "cheroot",
+    "twisted": "twisted",
+    "uwsgi": "pyuwsgi",
+    "uwsgi-http-socket": "pyuwsgi",
+    "uwsgi-router": "pyuwsgi",
+}
+
+
+def check(server: str) -> subprocess.CompletedProcess[str]:
+    """``connmw check`` of the wrapped app on ``server``, without the caller's CONNMW_* settings."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CONNMW_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", "connmw", "check", APP, "--server", server, "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+
+
+def findings(document: dict[str, Any], severity: str) -> list[tuple[str, str]]:
+    """Every finding of ``severity`` in the probe's cases, as (case id, code)."""
+    return [
+        (case["id"], finding["code"])
+        for case in document["probe"]["cases"]
+        for finding in case["findings"]
+        if finding["severity"] == severity
+    ]
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_check_wrapped_app_is_clean(server: str) -> None:
+    if importlib.util.find_spec(SERVERS[server]) is None:
+        pytest.skip(f"{SERVERS[server]} is not installed, so --server {server} cannot run")
+    done = check(server)
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(done.stdout)
+    assert validate(document, CHECK_SCHEMA) == []
+    assert (document["server"], document["interface"], document["exit_code"]) == (server, "wsgi", 0)
+    assert document["probe"]["summary"]["error"] == 0
+    assert findings(document, "error") == []
+    assert findings(document, "warning") == []
