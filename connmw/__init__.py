@@ -10,7 +10,7 @@ Paired middlewares share one rules core:
 * :mod:`connmw.config` — the settings, from keywords and ``CONNMW_*`` variables.
 
 ``connmw.accelerated`` says whether this installation runs the optional compiled build
-(``rules`` and ``asgi`` compiled with mypyc; docs/install.md): same
+(the rules, both adapters and the server table compiled with mypyc; docs/install.md): same
 code, same behaviour, less time per request. Without it the pure-Python modules run.
 """
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from http import HTTPStatus
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from ._base import MiddlewareBase
 from .config import Config
@@ -52,6 +52,7 @@ _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if n
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 
 
+@final  # compiled in the accelerated build, where Python subclasses are impossible
 class ConnectionMiddleware(MiddlewareBase):
     """Correct, server-independent HTTP connection handling for any WSGI application.
 

@@ -27,7 +27,8 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     # modules are compiled, and the lifecycle (patched by tests, extended by users) is not.
     included = hook_table()["include"]
     rules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "rules").glob("*.py"))
-    assert sorted(included) == sorted([*rules, "connmw/asgi.py"])  # every rules module, and asgi
+    # every rules module, and the modules on a request's path: both adapters, the server table
+    assert sorted(included) == sorted([*rules, "connmw/asgi.py", "connmw/wsgi.py", "connmw/servers.py"])
     assert all((ROOT / path).is_file() for path in included)
 
 

@@ -1,0 +1,53 @@
+"""An installed connmw answers a request, compiled or not: the check every built wheel passes.
+
+Usage: ``python .ci/wheel_smoke.py [--pure]``. Without ``--pure`` the installation must be
+the accelerated build (the cibuildwheel test command, CI); with it, the pure one. Run it
+from a directory without a connmw checkout, so that the installed package is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+
+import connmw
+import connmw.wsgi
+from connmw.asgi import ConnectionMiddleware
+
+pure = "--pure" in sys.argv[1:]
+assert connmw.accelerated is not pure, f"expected the {'pure' if pure else 'accelerated'} build"
+assert not connmw.rules.__file__.startswith(sys.path[0] or "."), "imported a checkout, not the wheel"
+sent: list[dict[str, object]] = []
+
+
+async def app(scope: object, receive: object, send: object) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [[b"keep-alive", b"x"]]})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+
+async def record(message: dict[str, object]) -> None:
+    sent.append(message)
+
+
+async def receive() -> dict[str, object]:
+    return {"type": "http.request"}
+
+
+scope = {"type": "http", "http_version": "1.0", "method": "GET", "headers": [], "path": "/"}
+asyncio.run(ConnectionMiddleware(app)(scope, receive, record))
+assert sent[0]["headers"] == [(b"content-length", b"2"), (b"connection", b"close")], sent
+
+started: list[object] = []
+
+
+def wsgi_app(environ: object, start_response: object) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Keep-Alive", "x")])  # type: ignore[operator]
+    return [b"ok"]
+
+
+environ = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO()}
+body = connmw.wsgi.ConnectionMiddleware(wsgi_app)(environ, lambda s, h, e=None: started.append(h))
+assert b"".join(body) == b"ok" and started == [[("Content-Type", "text/plain")]], started
+build = "pure" if pure else "accelerated"
+print(f"connmw {connmw.__version__} ({build}) from {connmw.__file__}: ASGI and WSGI answer")
