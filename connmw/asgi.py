@@ -116,6 +116,7 @@ class ConnectionMiddleware(MiddlewareBase):
         # attributes in the instance and calls their methods directly, where MiddlewareBase's
         # (a Python class) are looked up by name on every request.
         self._rules = self._policy
+        self._ready = self._ready_path  # likewise read per request: an attribute of this class
         # The server, known from the first send it gives (one server per process): most need
         # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
         self._server: ServerProfile | None = None
@@ -142,9 +143,7 @@ class ConnectionMiddleware(MiddlewareBase):
             state[STATE_KEY] = facts
         else:
             scope = _publish(scope, facts)
-        if self._ready_path is not None and asks_readiness(
-            scope.get("method"), scope.get("path"), self._ready_path
-        ):
+        if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
             await self._answer_ready(scope, facts, send)
             return
         if facts.unusual or scope.get("method") == "HEAD":
