@@ -75,37 +75,6 @@ _COMPILED: Final = not __file__.endswith(".py")
 build runs fastest, the same reading of the same pairs (both builds run the whole suite)."""
 
 
-def _scan_compiled(pairs: list[Any]) -> tuple[Any, Any, list[Header] | None]:
-    """:meth:`Policy.read_request`'s scan as the compiled build runs it fastest.
-
-    The first Connection and Upgrade values, and any repeated lines. Names typed as bytes
-    are measured natively, and most names have neither length, so they skip both
-    comparisons (each a generic call when compiled); a tuple pair is read natively.
-    """
-    connection: Any = None
-    upgrade: Any = None
-    more: list[Header] | None = None
-    for pair in pairs:
-        # Both branches read the same item; compiled, the first is a native tuple read.
-        name = pair[0] if isinstance(pair, tuple) else pair[0]  # noqa: RUF034
-        if isinstance(name, bytes) and len(name) != 10 and len(name) != 7:
-            continue
-        if name == b"connection":
-            if connection is None:
-                connection = pair[1]
-                continue
-        elif name == b"upgrade":
-            if upgrade is None:
-                upgrade = pair[1]
-                continue
-        else:
-            continue
-        if more is None:
-            more = []
-        more.append((name, pair[1]))
-    return connection, upgrade, more
-
-
 @final  # compiled in the accelerated build, where Python subclasses are impossible
 class Policy:
     """connmw's decisions, configured once and shared by every request.
@@ -321,26 +290,33 @@ class Policy:
         # Loose pairs, as _Pairs says; servers give a list, which the compiled build reads
         # fastest (anything else is read once into one).
         pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
-        if _COMPILED:
-            connection, upgrade, more = _scan_compiled(pairs)
-        else:
-            for pair in pairs:
-                name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
-                # Two comparisons, not a set probe: a server's header names are new objects
-                # with no hash computed yet, and bytes of another length compare unequal at once.
-                if name == b"connection":
-                    if connection is None:
-                        connection = pair[1]
-                        continue
-                elif name == b"upgrade":
-                    if upgrade is None:
-                        upgrade = pair[1]
-                        continue
-                else:
+        native = _COMPILED  # a local: read once, not per pair
+        for pair in pairs:
+            if native:
+                # Compiled, a tuple's item is read natively, and a name typed as bytes is
+                # measured natively: most names have neither length and skip both
+                # comparisons, each a generic call when compiled. Both branches read the
+                # same item.
+                name = pair[0] if isinstance(pair, tuple) else pair[0]  # noqa: RUF034
+                if isinstance(name, bytes) and len(name) != 10 and len(name) != 7:
                     continue
-                if more is None:
-                    more = []
-                more.append((name, pair[1]))
+            else:
+                name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
+            # Two comparisons, not a set probe: a server's header names are new objects
+            # with no hash computed yet, and bytes of another length compare unequal at once.
+            if name == b"connection":
+                if connection is None:
+                    connection = pair[1]
+                    continue
+            elif name == b"upgrade":
+                if upgrade is None:
+                    upgrade = pair[1]
+                    continue
+            else:
+                continue
+            if more is None:
+                more = []
+            more.append((name, pair[1]))
         if more is not None:
             connection, upgrade = _join_repeated(connection, upgrade, more)
         if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
