@@ -73,7 +73,7 @@ class ConnectionMiddleware(MiddlewareBase):
         app: the ASGI application to wrap.
         config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
             give either this or keyword options, not both.
-        **options: any setting of the configuration table (README) (``strict``, ``enabled``,
+        **options: any setting of the README's configuration table (``strict``, ``enabled``,
             ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
             ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
             …). A keyword wins over its ``CONNMW_*`` variable; bad values raise

@@ -90,7 +90,7 @@ class ConnectionMiddleware(MiddlewareBase):
     Args:
         app: the WSGI application.
         config: a :class:`connmw.config.Config` (:func:`connmw.load_config`); or
-        **options: settings of the configuration table (README) (``strict``, ``enabled``,
+        **options: settings of the README's configuration table (``strict``, ``enabled``,
             ``ws_allowed_origins``, ``keep_alive_timeout``, …), over ``CONNMW_*``
             variables; a bad value raises :class:`connmw.ConfigError` here.
 
