@@ -133,10 +133,12 @@ class ConnectionMiddleware(MiddlewareBase):
             else:
                 await self.app(scope, receive, send)
             return
-        try:
-            version = scope["http_version"]  # required in HTTP scopes; try is free in CPython 3.11+
+        try:  # both required in HTTP scopes; try is free in CPython 3.11+, [] cheaper than get
+            version = scope["http_version"]
+            head = scope["method"] == "HEAD"
         except KeyError:
-            version = "1.1"
+            version = scope.get("http_version", "1.1")
+            head = scope.get("method") == "HEAD"
         facts = self._rules.read_request(version, scope["headers"])
         state = scope.get("state")
         if type(state) is dict:  # _publish, inlined: the hot path
@@ -146,16 +148,15 @@ class ConnectionMiddleware(MiddlewareBase):
         if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
             await self._answer_ready(scope, facts, send)
             return
-        if facts.unusual or scope.get("method") == "HEAD":
+        if facts.unusual or head:
             await self._call_unusual(scope, receive, send, facts)
             return
-        dropping: str | None = None  # why the response has no content, once its start says so
 
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.
-            nonlocal dropping
+            nonlocal send
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
                 if (
@@ -165,13 +166,16 @@ class ConnectionMiddleware(MiddlewareBase):
                     or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
                 ):
                     message = self._start(message, facts, scope, send)
-                    # quick_finish declines every status without content (1xx, 204, 304).
-                    dropping = no_content_reason(None, message["status"])
+                    # quick_finish declines every status without content (1xx, 204, 304):
+                    # the rest of such a response goes through a send that drops its bytes.
+                    reason = no_content_reason(None, message["status"])
+                    if reason is not None:
+                        started = send(message)
+                        send = self._dropping(reason, send)
+                        return started
                 elif new is not headers:
                     message = dict(message)  # copy, then set: a third cheaper than {**message, ...}
                     message["headers"] = new
-            elif dropping is not None:
-                message, dropping = self._no_content(message, dropping)
             return send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -340,17 +344,29 @@ class ConnectionMiddleware(MiddlewareBase):
         persistent client as the next response.
         """
         method = scope.get("method")
-        dropping: str | None = None
 
         def send_guarded(message: Message) -> Awaitable[None]:
-            nonlocal dropping
+            nonlocal send
             if message["type"] == "http.response.start":
-                dropping = no_content_reason(method, message["status"])
-            elif dropping is not None:
-                message, dropping = self._no_content(message, dropping)
+                reason = no_content_reason(method, message["status"])
+                if reason is not None:
+                    started = send(message)
+                    send = self._dropping(reason, send)
+                    return started
             return send(message)
 
         return send_guarded
+
+    def _dropping(self, reason: str, send: Send) -> Send:
+        """``send`` for the rest of a response without content: its body bytes dropped."""
+        pending = reason  # "" once counted
+
+        def send_dropped(message: Message) -> Awaitable[None]:
+            nonlocal pending
+            message, pending = self._no_content(message, pending)
+            return send(message)
+
+        return send_dropped
 
     def _no_content(self, message: Message, reason: str) -> tuple[Message, str]:
         """A message after the start of a response without content, its body bytes dropped.

@@ -118,6 +118,9 @@ class ConnectionMiddleware(MiddlewareBase):
         # Requests that need nothing but their facts, by (protocol, Connection, server): the
         # rules decided once, this only remembers (facts, whether drain would change that).
         self._plain: dict[tuple[Any, Any, Any], tuple[RequestFacts, bool]] = {}
+        # Status line -> whether its response has content (rules.no_content_reason), for
+        # _quiet_start: one dict probe per response, where the app's status is a constant.
+        self._statuses: dict[object, bool] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._ready_path is not None and asks_readiness(
@@ -387,7 +390,12 @@ def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server 
     known = self._known  # the rules' answers for names seen before: 0 = ordinary
     clean = False
     try:
-        if status[:3] not in _NO_CONTENT_CODES:
+        content = self._statuses.get(status)
+        if content is None:
+            content = status[:3] not in _NO_CONTENT_CODES
+            if len(self._statuses) < 64:
+                self._statuses[status] = content
+        if content:
             for name, _ in headers:
                 if known.get(name, 1):
                     break  # hop-by-hop, or not seen yet: ask the rules
