@@ -25,6 +25,7 @@ from .rules import (
     body_needs_framing,
     check_switching_protocols,
     close_reason,
+    drops_content_length,
     no_content_reason,
     readiness_answer,
 )
@@ -211,7 +212,11 @@ class ConnectionMiddleware(MiddlewareBase):
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         key = _connection_key(environ) if self._lifecycle_on else None
-        reason, left = self._server_reason(server, facts, key, no_content, headers) if acts else (None, None)
+        reason, left = (
+            self._server_reason(server, facts, key, code=code, no_content=no_content, headers=headers)
+            if acts
+            else (None, None)
+        )
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
@@ -263,6 +268,8 @@ class ConnectionMiddleware(MiddlewareBase):
         server: ServerProfile,
         facts: RequestFacts,
         key: Hashable | None,
+        *,
+        code: int,
         no_content: str | None,
         headers: list[tuple[str, str]],
     ) -> tuple[str | None, int | None]:
@@ -281,7 +288,7 @@ class ConnectionMiddleware(MiddlewareBase):
             no_content is not None
             and facts.persistent
             and (unsized == "always" or (unsized == "head" and no_content == "head"))
-            and (no_content != "head" or not _has_length(headers))  # 1xx/204/304: the rules drop it
+            and (drops_content_length(code) or not _has_length(headers))
         ):
             return "server", None  # it closes, and would not say so beside connmw's keep-alive
         return None, left

@@ -91,6 +91,7 @@ from ._responses import (
     asks_readiness,
     body_needs_framing,
     close_reason,
+    drops_content_length,
     no_content_reason,
     readiness_answer,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "body_needs_framing",
     "check_switching_protocols",
     "close_reason",
+    "drops_content_length",
     "forwardable_headers",
     "is_token",
     "no_content_reason",

@@ -48,6 +48,7 @@ from ._responses import (
     _NO_BODY_STATUSES,
     _UPGRADE_FIELDS,
     ResponsePlan,
+    drops_content_length,
 )
 from ._websocket import (
     ACCEPT_H2,
@@ -422,7 +423,7 @@ class Policy:
         """
         ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
         pairs: _Pairs = headers
-        dirty = (status < 200 or status in {204, 304}) and _has_content_length(headers)  # _finish_dirty
+        dirty = drops_content_length(status) and _has_content_length(headers)  # see _finish_dirty
         for name, _ in pairs:
             if dirty or (name not in ordinary and self.kind_of(name)):
                 return self._finish_dirty(
@@ -499,10 +500,7 @@ class Policy:
             and not app.too_many
             and app.nominated <= _UPGRADE_WISHES
         )
-        # RFC 9110 §8.6: no Content-Length in a 1xx or 204 response (it has no content). A 304
-        # may carry the 200's, and loses it too: uvicorn's httptools protocol counts it against
-        # the body a 304 never has, and fails the response; caches do not update it from a 304.
-        lengthless = status < 200 or status in {204, 304}
+        lengthless = drops_content_length(status)  # RFC 9110 §8.6
         kept: list[Header] = []
         removed: list[bytes] = []
         for name, value in pairs:

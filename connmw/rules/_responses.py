@@ -60,6 +60,16 @@ def no_content_reason(method: str | None, status: int) -> str | None:
     return None
 
 
+def drops_content_length(status: int) -> bool:
+    """Whether a response with this status goes out without Content-Length.
+
+    RFC 9110 §8.6: never in a 1xx or 204 response, which has no content to measure. A 304
+    may carry the 200's length and loses it too: uvicorn's httptools protocol counts it
+    against the body a 304 never has, and caches do not update it from a 304.
+    """
+    return status < 200 or status in {204, 304}
+
+
 def body_needs_framing(status: int, method: str | None, headers: Iterable[Header]) -> bool:
     """Whether a response has a body but no Content-Length to delimit it.
 

@@ -13,6 +13,7 @@ from connmw.rules import (
     Policy,
     body_needs_framing,
     close_reason,
+    drops_content_length,
     forwardable_headers,
     no_content_reason,
 )
@@ -203,3 +204,19 @@ def test_connection_complaint_is_worded_once_for_both_adapters(value: bytes, com
 def test_why_removed_names_the_kind_of_removal() -> None:
     assert policy.why_removed(b"keep-alive") == "hop-by-hop"
     assert policy.why_removed(b"x-hop") == "Connection-nominated"
+
+
+@pytest.mark.parametrize(
+    ("status", "dropped"),
+    [
+        pytest.param(100, True, id="100"),
+        pytest.param(103, True, id="103"),
+        pytest.param(200, False, id="200"),
+        pytest.param(204, True, id="204-rfc9110-8.6"),
+        pytest.param(205, False, id="205"),
+        pytest.param(304, True, id="304-may-carry-one-but-servers-miscount-it"),
+        pytest.param(404, False, id="404"),
+    ],
+)
+def test_drops_content_length(status: int, dropped: bool) -> None:
+    assert drops_content_length(status) is dropped
