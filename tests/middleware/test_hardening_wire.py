@@ -388,9 +388,26 @@ WORKLOADS: dict[str, Callable[[int], Callable[[], object]]] = {
 }
 
 
-def _timings(workload: Callable[[int], Callable[[], object]], sizes: Sequence[int]) -> list[float]:
+def _timings(
+    workload: Callable[[int], Callable[[], object]], sizes: Sequence[int], rounds: int = 7
+) -> list[float]:
+    """Best time per size, the sizes interleaved round by round: a burst of load from
+    elsewhere on the machine then slows every size alike instead of only the last one."""
     runs = [workload(kib * 1024) for kib in sizes]
-    return [best_time(run) for run in runs]
+    best = [math.inf] * len(runs)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()  # as best_time: a collection walks every live object, input included
+    try:
+        for _ in range(rounds):
+            for index, run in enumerate(runs):
+                start = time.perf_counter()
+                run()
+                best[index] = min(best[index], time.perf_counter() - start)
+    finally:
+        if enabled:
+            gc.enable()
+    return best
 
 
 @pytest.mark.parametrize("name", list(WORKLOADS))
