@@ -11,6 +11,7 @@ loopback addresses are used.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import socket
@@ -218,7 +219,9 @@ class Scripted:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.held: list[socket.socket] = []
+        self.serving: set[socket.socket] = set()
+        self.lock = threading.Lock()
+        self.stopped = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -230,6 +233,22 @@ class Scripted:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        """Serve ``conn`` until the reply says close, the client hangs up or :meth:`stop`.
+
+        Each thread closes its own socket (``with conn``): none is left for the garbage
+        collector, whose ResourceWarning would fail whichever test it lands in."""
+        with self.lock:
+            if self.stopped:
+                conn.close()
+                return
+            self.serving.add(conn)
+        try:
+            self._exchange(conn)
+        finally:
+            with self.lock:
+                self.serving.discard(conn)
+
+    def _exchange(self, conn: socket.socket) -> None:
         buffer = b""
         with conn:
             while True:
@@ -249,14 +268,21 @@ class Scripted:
                     return
                 if after == "close":
                     return
-                if after == "hang":
-                    self.held.append(conn.dup())
+                if after == "hang":  # read and answer nothing until the client or stop() ends it
+                    try:
+                        while conn.recv(65536):
+                            pass
+                    except OSError:
+                        pass
                     return
 
     def stop(self) -> None:
         self.listener.close()
-        for conn in self.held:
-            conn.close()
+        with self.lock:
+            self.stopped = True
+            for conn in self.serving:
+                with contextlib.suppress(OSError):  # wakes the thread's recv; it closes the socket
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class _TlsEcho(Scripted):
