@@ -1,19 +1,27 @@
-"""What both middlewares share: building the settings, the rules and the counters once."""
+"""What both middlewares share: building the settings, the rules and the counters once.
+
+The adapters hold a :class:`Core` rather than inherit from one: mypyc (the accelerated
+build) crashes calling an instance of a compiled class that defines ``__call__`` when its
+compiled base class does not (mypy 2.4, reproduced with a five-line pair of classes), and
+a compiled class with a Python base is no native class at all (its attributes then live
+in a ``__dict__``, looked up by name on every request).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, final
 
 from .config import Config, load_config
 from .errors import ConfigError
 from .lifecycle import Lifecycle
-from .report import Reporter, Stats
+from .report import Reporter
 from .rules import Policy
 
-__all__ = ["MiddlewareBase"]
+__all__ = ["Core"]
 
 
-class MiddlewareBase:
+@final
+class Core:
     """Settings, rules core, lifecycle and counters of one middleware instance.
 
     Everything here is built in ``__init__``, so a bad ``CONNMW_*`` value stops
@@ -24,28 +32,13 @@ class MiddlewareBase:
     def __init__(self, config: Config | None, options: dict[str, Any]) -> None:
         if config is not None and options:
             raise ConfigError(f"pass either config or keyword options, not both (got {sorted(options)})")
-        self._config = config if config is not None else load_config(**options)
-        self._policy = self._config.policy()
-        self._reporter = Reporter()
-        self._lifecycle = Lifecycle(self._config)
-        self._lifecycle_on = self._lifecycle.limited or self._config.drain_file is not None
-        self._enabled = self._config.enabled
-        self._strict = self._config.strict
-        self._strip_request = self._config.strip_request_headers
-        self._buffer_limit = self._config.http10_buffer_bytes
-        self._ready_path = self._config.ready_path if self._enabled else None
-
-    @property
-    def config(self) -> Config:
-        """The settings this middleware was built with."""
-        return self._config
-
-    @property
-    def policy(self) -> Policy:
-        """The rules core configured by :attr:`config`."""
-        return self._policy
-
-    @property
-    def stats(self) -> Stats:
-        """Counters of corrections, refused handshakes and closed connections."""
-        return self._reporter.stats
+        self.config: Config = config if config is not None else load_config(**options)
+        self.policy: Policy = self.config.policy()
+        self.reporter = Reporter()
+        self.lifecycle = Lifecycle(self.config)
+        self.lifecycle_on: bool = self.lifecycle.limited or self.config.drain_file is not None
+        self.enabled: bool = self.config.enabled
+        self.strict: bool = self.config.strict
+        self.strip_request: bool = self.config.strip_request_headers
+        self.buffer_limit: int = self.config.http10_buffer_bytes
+        self.ready_path: str | None = self.config.ready_path if self.enabled else None

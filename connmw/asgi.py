@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import MiddlewareBase
+from ._base import Core
 from .config import Config
 from .errors import ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
+from .report import Stats
 from .rules import (
     Header,
+    Policy,
     RequestFacts,
     asks_readiness,
     body_needs_framing,
@@ -42,7 +44,7 @@ STATE_KEY: Final = "connmw"
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
-class ConnectionMiddleware(MiddlewareBase):
+class ConnectionMiddleware:
     """Correct, server-independent HTTP connection handling for any ASGI application.
 
     * Removes from every ``http.response.start`` the hop-by-hop headers (Connection,
@@ -108,23 +110,36 @@ class ConnectionMiddleware(MiddlewareBase):
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
         # ``app`` is positional-only so that type checkers accept the class in
         # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
-        super().__init__(config, options)
+        core = self._core = Core(config, options)
         self.app = app
         # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
-        self._plain = self._enabled and not (self._strip_request or self._lifecycle_on)
-        # The rules again, as an attribute of this class: the accelerated build keeps such
-        # attributes in the instance and calls their methods directly, where MiddlewareBase's
-        # (a Python class) are looked up by name on every request.
-        self._rules = self._policy
-        self._ready = self._ready_path  # likewise read per request: an attribute of this class
+        self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
+        # What every request reads, one attribute load away.
+        self._rules = core.policy
+        self._ready = core.ready_path
         # The server, known from the first send it gives (one server per process): most need
         # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
         self._server: ServerProfile | None = None
         self._server_closes: Callable[[Send], bool] | None = self._first_closes
 
+    @property
+    def config(self) -> Config:
+        """The settings this middleware was built with."""
+        return self._core.config
+
+    @property
+    def policy(self) -> Policy:
+        """The rules core configured by :attr:`config`."""
+        return self._core.policy
+
+    @property
+    def stats(self) -> Stats:
+        """Counters of corrections, refused handshakes and closed connections."""
+        return self._core.reporter.stats
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._plain:
-            if not self._enabled:
+            if not self._core.enabled:
                 await self.app(scope, receive, send)
             elif scope["type"] == "http":
                 await self._call_unusual(scope, receive, send)
@@ -189,16 +204,16 @@ class ConnectionMiddleware(MiddlewareBase):
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             scope = _publish(scope, facts)
-            if asks_readiness(scope.get("method"), scope.get("path"), self._ready_path):
+            if asks_readiness(scope.get("method"), scope.get("path"), self._core.ready_path):
                 await self._answer_ready(scope, facts, server_send)
                 return
-        if self._strip_request:
+        if self._core.strip_request:
             headers = self._rules.strip_request(scope["headers"], facts)
             if headers is not scope["headers"]:
                 scope = dict(scope, headers=headers)  # a copy: the server's scope stays as it was
         if facts.tokens.flagged:
             self._abuse(facts)
-        if facts.http_version == "1.0" and self._buffer_limit:
+        if facts.http_version == "1.0" and self._core.buffer_limit:
             await self.app(scope, receive, self._http10_sender(scope, facts, send, server_send))
             return
         start = self._start  # lifecycle decisions, counting: all in one place
@@ -226,8 +241,8 @@ class ConnectionMiddleware(MiddlewareBase):
         server = self._server_of(send)
         reason: str | None = None
         left: int | None = None
-        if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
-            reason, left = self._lifecycle.decide(_connection_key(scope))
+        if not facts.multiplexed and (self._core.lifecycle_on or DRAIN.on):
+            reason, left = self._core.lifecycle.decide(_connection_key(scope))
         announces = server.closes_itself is not None and server.closes_itself(send)
         if announces and reason is None:
             reason = "server"
@@ -274,9 +289,9 @@ class ConnectionMiddleware(MiddlewareBase):
         if removed:
             self._removed(removed)
         if close:
-            if reason is None and self._lifecycle_on:
-                self._lifecycle.forget(_connection_key(scope))
-            self._reporter.closed(close_reason(facts, reason, framing=framing))
+            if reason is None and self._core.lifecycle_on:
+                self._core.lifecycle.forget(_connection_key(scope))
+            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
 
     def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.
@@ -288,7 +303,7 @@ class ConnectionMiddleware(MiddlewareBase):
         held: Message | None = None
         parts: list[bytes] = []
         size = 0
-        limit = self._buffer_limit
+        limit = self._core.buffer_limit
 
         async def send_http10(message: Message) -> None:
             nonlocal held, size
@@ -329,8 +344,8 @@ class ConnectionMiddleware(MiddlewareBase):
 
     async def _answer_ready(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         """Answer a readiness check without calling the application (``ready_path``)."""
-        draining = self._lifecycle.draining()
-        self._reporter.readiness(draining)
+        draining = self._core.lifecycle.draining()
+        self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(scope.get("method"), draining)
         start = {"type": "http.response.start", "status": status, "headers": headers}
         await send(self._start(start, facts, scope, send))  # connection fields: close while draining
@@ -382,17 +397,17 @@ class ConnectionMiddleware(MiddlewareBase):
         elif kind not in ("http.response.pathsend", "http.response.zerocopysend"):
             return message, reason
         if reason:
-            if self._strict:
+            if self._core.strict:
                 raise ForbiddenBodyError(reason)
-            self._reporter.body_dropped(reason)
+            self._core.reporter.body_dropped(reason)
         more = kind != "http.response.pathsend" and bool(message.get("more_body", False))
         return {"type": "http.response.body", "body": b"", "more_body": more}, ""
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._config.ws_validate:
+        if self._core.config.ws_validate:
             verdict = self._rules.judge_websocket("GET", scope.get("http_version", "1.1"), scope["headers"])
             if not verdict.accepted:
-                self._reporter.rejected(verdict.code, verdict.reason)
+                self._core.reporter.rejected(verdict.code, verdict.reason)
                 if "websocket.http.response" in (scope.get("extensions") or {}):
                     kind = "websocket.http.response.start"
                     await send({"type": kind, "status": verdict.status, "headers": list(verdict.headers)})
@@ -417,15 +432,15 @@ class ConnectionMiddleware(MiddlewareBase):
         await self.app(scope, receive, send_wrapper)
 
     def _removed(self, names: Sequence[bytes]) -> None:
-        if self._strict:
+        if self._core.strict:
             name = names[0]
             raise ForbiddenHeaderError(name.decode("latin-1"), self._rules.why_removed(name))
-        self._reporter.stripped(names)
+        self._core.reporter.stripped(names)
 
     def _abuse(self, facts: RequestFacts) -> None:
         complaint = facts.tokens.complaint
         if complaint is not None:
-            self._reporter.abuse(complaint)
+            self._core.reporter.abuse(complaint)
 
 
 def request_facts(scope: Scope) -> RequestFacts | None:

@@ -12,11 +12,11 @@ from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._base import MiddlewareBase
+from ._base import Core
 from .config import Config
 from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
-from .report import logger
+from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
@@ -54,7 +54,7 @@ _warned_malformed: list[bool] = []  # once per process, like every connmw warnin
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
-class ConnectionMiddleware(MiddlewareBase):
+class ConnectionMiddleware:
     """Correct, server-independent HTTP connection handling for any WSGI application.
 
     * Removes the hop-by-hop headers PEP 3333 forbids applications to send (Connection,
@@ -110,81 +110,103 @@ class ConnectionMiddleware(MiddlewareBase):
     """
 
     def __init__(self, app: WSGIApplication, *, config: Config | None = None, **options: Any) -> None:
-        super().__init__(config, options)
+        core = self._core = Core(config, options)
         self.app = app
-        self._ws_validate = self._config.ws_validate
-        # Response header name -> Policy.kind_of(name), for _quiet_start's loop (cheaper than
+        self._ready = core.ready_path  # read per request: one attribute load away
+        self._drain = DRAIN
+        # Response header name -> Policy.kind_of(name), for _QuietStart's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
-        # Requests that need nothing but their facts, by (protocol, Connection, server): the
-        # rules decided once, this only remembers (facts, whether drain would change that).
-        self._plain: dict[tuple[Any, Any, Any], tuple[RequestFacts, bool]] = {}
+        # Requests that need nothing but their facts, by their Connection field: the rules
+        # decided once for that field, protocol and server; this only remembers.
+        self._plain: dict[object, _Remembered] = {}
         # Status line -> whether its response has content (rules.no_content_reason), for
-        # _quiet_start: one dict probe per response, where the app's status is a constant.
+        # _QuietStart: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
 
+    @property
+    def config(self) -> Config:
+        """The settings this middleware was built with."""
+        return self._core.config
+
+    @property
+    def policy(self) -> Policy:
+        """The rules core configured by :attr:`config`."""
+        return self._core.policy
+
+    @property
+    def stats(self) -> Stats:
+        """Counters of corrections, refused handshakes and closed connections."""
+        return self._core.reporter.stats
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self._ready_path is not None and asks_readiness(
-            environ.get("REQUEST_METHOD"),
-            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-            self._ready_path,
-        ):
-            return self._answer_ready(environ, start_response)
-        key = (environ.get("SERVER_PROTOCOL"), environ.get("HTTP_CONNECTION"), environ.get("SERVER_SOFTWARE"))
-        seen = self._plain.get(key)
+        connection = environ.get("HTTP_CONNECTION")
+        seen = self._plain.get(connection)
         if (
             seen is not None
+            and self._ready is None
+            and seen.same_request(environ.get("SERVER_PROTOCOL"), environ.get("SERVER_SOFTWARE"))
             and "HTTP_UPGRADE" not in environ
-            and not (seen[1] and DRAIN.on)
             and environ.get("REQUEST_METHOD") != "HEAD"
+            and not (seen.lone and self._drain.on)
         ):
-            environ[ENVIRON_KEY] = seen[0]
-            # A partial, not a nested def: two allocations instead of five, 0.07 µs a
-            # request (a tenth of connmw's cost; docs/benchmarks.md).
-            result = self.app(environ, partial(_quiet_start, self, environ, start_response))
-            if environ.get(_RESPONSE, _NOT_STARTED) is not None:  # more to do, or not started
-                return _Guarded.around(self, environ, result)
+            environ[ENVIRON_KEY] = seen.facts
+            return self._call_quietly(environ, start_response)
+        return self._respond(environ, start_response, connection)
+
+    def _call_quietly(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Call the app where the server decides alone; its iterable back as it is if it can."""
+        start = _QuietStart(self, environ, start_response)
+        result = self.app(environ, start)
+        if start.finished:  # started clean, nothing more to do
             return result
-        if not self._enabled:
-            return self.app(environ, start_response)
-        return _Guarded.around(self, environ, self._respond(environ, start_response, key))
+        return _Guarded.around(self, environ, result)
 
     def _respond(
-        self, environ: WSGIEnvironment, start_response: StartResponse, key: tuple[Any, Any, Any]
+        self, environ: WSGIEnvironment, start_response: StartResponse, connection: str | None
     ) -> Iterable[bytes]:
         """The app's answer off the remembered path: judge, strip, hold, then call it."""
-        protocol, connection, _ = key
-        upgrade = environ.get("HTTP_UPGRADE")
-        facts = self._policy.request_facts(protocol or "", connection, upgrade)
+        core = self._core
+        if self._ready is not None and asks_readiness(
+            environ.get("REQUEST_METHOD"),
+            environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            self._ready,
+        ):
+            return self._answer_ready(environ, start_response)
+        if not core.enabled:
+            return self.app(environ, start_response)
+        protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
+        facts = core.policy.request_facts(protocol or "", connection, upgrade)
         environ[ENVIRON_KEY] = facts
         abuse = facts.tokens.complaint
         if abuse is not None:
-            self._reporter.abuse(abuse)
-        if upgrade is not None and self._ws_validate and "websocket" in upgrade.lower():
+            core.reporter.abuse(abuse)
+        if upgrade is not None and core.config.ws_validate and "websocket" in upgrade.lower():
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
-        if self._strip_request:
+        if core.strip_request:
             self._strip(environ, facts)
         server = recognise_wsgi(environ)
         # HTTP/1.0 has no chunked coding (RFC 9112 §7); some servers do not chunk HTTP/1.1.
-        if (facts.http_version == "1.0" or not server.chunks_unsized) and self._buffer_limit:
-            held = _HeldResponse(partial(self._start, environ, start_response), environ, self._buffer_limit)
-            return held.body(self.app(environ, held.start_response))  # never remembered: no fast path
+        if (facts.http_version == "1.0" or not server.chunks_unsized) and core.buffer_limit:
+            held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
+            return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
         says = server.connection_field
         quiet = says in (FIELD_SERVER, FIELD_NONE)  # connmw sends it no Connection field
         # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
-        lone = quiet and facts.persistent and facts.http_version != "1.0" and not self._lifecycle_on
+        lone = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
         if ((quiet and server.persist is None) or (lone and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
-            remember = not (
-                abuse or upgrade is not None or self._strip_request or len(connection or "") > 256
-            )
+            remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
-                self._plain[key] = (facts, lone)
-            return self.app(environ, partial(_quiet_start, self, environ, start_response))
-        return self.app(environ, partial(self._start, environ, start_response))
+                software = environ.get("SERVER_SOFTWARE")
+                self._plain[connection] = _Remembered(facts, protocol, software, lone)
+            return self._call_quietly(environ, start_response)
+        return _Guarded.around(
+            self, environ, self.app(environ, partial(self._start, environ, start_response))
+        )
 
     def _start(
         self,
@@ -202,7 +224,7 @@ class ConnectionMiddleware(MiddlewareBase):
         """
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
-            facts = self._policy.request_facts(
+            facts = self._core.policy.request_facts(
                 environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION")
             )
         headers = headers if type(headers) is list else list(headers)
@@ -211,7 +233,7 @@ class ConnectionMiddleware(MiddlewareBase):
         acts = says in (FIELD_APP, FIELD_HOOK) or server.persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
-        key = _connection_key(environ) if self._lifecycle_on else None
+        key = _connection_key(environ) if self._core.lifecycle_on else None
         reason, left = (
             self._server_reason(server, facts, key, code=code, no_content=no_content, headers=headers)
             if acts
@@ -220,7 +242,7 @@ class ConnectionMiddleware(MiddlewareBase):
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != FIELD_APP and not self._strict and len(self._known) < 1024:  # for _quiet_start
+        if says != FIELD_APP and not self._core.strict and len(self._known) < 1024:  # for _QuietStart
             for pair in headers:
                 if (
                     type(pair) is tuple
@@ -228,10 +250,15 @@ class ConnectionMiddleware(MiddlewareBase):
                     and type(pair[0]) is str
                     and pair[0] not in self._known
                 ):
-                    self._known[pair[0]] = self._policy.kind_of(pair[0])
+                    self._known[pair[0]] = self._core.policy.kind_of(pair[0])
         fields: Sequence[Header]
         answer = facts.plain_answer if no_content is None and reason is None and left is None else None
-        if answer is not None and not framing and not self._strict and not _dirty(self._policy, headers):
+        if (
+            answer is not None
+            and not framing
+            and not self._core.strict
+            and not _dirty(self._core.policy, headers)
+        ):
             out, (fields, close) = list(headers), answer  # granian's common case: add a field
         else:
             out, fields, close = self._clean(environ, facts, code, headers, exc_info, reason, left, framing)
@@ -247,9 +274,9 @@ class ConnectionMiddleware(MiddlewareBase):
         if fields and (says == FIELD_APP or (code == 101 and server.switches_protocols)):
             out.extend(map(_text, fields))
         if close and acts:
-            self._reporter.closed(close_reason(facts, reason, framing=framing))
+            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
             if reason is None:
-                self._lifecycle.forget(key)
+                self._core.lifecycle.forget(key)
         write = send(status, out, exc_info)
         after = None
         asks = close or says == FIELD_HOOK or facts.http_version == "1.0"  # keep 1.0 where granted
@@ -277,8 +304,8 @@ class ConnectionMiddleware(MiddlewareBase):
         limits; or the server's own rules), and how many requests are left on it."""
         reason: str | None = None
         left: int | None = None
-        if not facts.multiplexed and (self._lifecycle_on or DRAIN.on):
-            reason, left = self._lifecycle.decide(key)
+        if not facts.multiplexed and (self._core.lifecycle_on or DRAIN.on):
+            reason, left = self._core.lifecycle.decide(key)
         if reason is not None:
             return reason, left
         if server.always_closes and server.connection_field == FIELD_APP:
@@ -313,24 +340,26 @@ class ConnectionMiddleware(MiddlewareBase):
             if problem is not None:
                 logger.error("app answered %s; the server will answer 500", problem)
                 raise SwitchingProtocolsError(problem, status_hint=500)
-        kept, close, removed = self._policy.finish_response(
+        kept, close, removed = self._core.policy.finish_response(
             facts, code, raw, server_close=reason is not None, requests_left=left, delimited=not framing
         )
         if removed:
-            if self._strict and exc_info is None:  # never hide the app's own error
-                raise ForbiddenHeaderError(removed[0].decode("latin-1"), self._policy.why_removed(removed[0]))
-            self._reporter.stripped(removed)
+            if self._core.strict and exc_info is None:  # never hide the app's own error
+                raise ForbiddenHeaderError(
+                    removed[0].decode("latin-1"), self._core.policy.why_removed(removed[0])
+                )
+            self._core.reporter.stripped(removed)
         out, fields = _to_str(headers, raw, kept)
         return out, fields, close
 
     def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Answer a readiness check without calling the application (``ready_path``)."""
-        facts = self._policy.request_facts(
+        facts = self._core.policy.request_facts(
             environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
         )
         environ[ENVIRON_KEY] = facts
-        draining = self._lifecycle.draining()
-        self._reporter.readiness(draining)
+        draining = self._core.lifecycle.draining()
+        self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(environ.get("REQUEST_METHOD"), draining)
         # connection fields, and a request to close where the server needs one, while draining
         self._start(
@@ -340,10 +369,10 @@ class ConnectionMiddleware(MiddlewareBase):
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
         method, version = environ.get("REQUEST_METHOD", ""), environ.get("SERVER_PROTOCOL", "")
-        verdict = self._policy.judge_websocket(method, version, _request_headers(environ)[0])
+        verdict = self._core.policy.judge_websocket(method, version, _request_headers(environ)[0])
         if verdict.accepted:
             return None
-        self._reporter.rejected(verdict.code, verdict.reason)
+        self._core.reporter.rejected(verdict.code, verdict.reason)
         start_response(
             f"{verdict.status} {HTTPStatus(verdict.status).phrase}", list(map(_text, verdict.headers))
         )
@@ -351,7 +380,7 @@ class ConnectionMiddleware(MiddlewareBase):
 
     def _strip(self, environ: WSGIEnvironment, facts: RequestFacts) -> None:
         headers, keys = _request_headers(environ)
-        kept = self._policy.strip_request(headers, facts)
+        kept = self._core.policy.strip_request(headers, facts)
         if kept is not headers:
             names = {name for name, _ in kept}
             for key, (name, _) in zip(keys, headers, strict=True):
@@ -365,14 +394,14 @@ class ConnectionMiddleware(MiddlewareBase):
         pending = environ.get(_RESPONSE)
         if isinstance(pending, _Pending) and pending.no_content:
             reason, pending.no_content = pending.no_content, ""
-            if self._strict:
+            if self._core.strict:
                 raise ForbiddenBodyError(reason)
-            self._reporter.body_dropped(reason)
+            self._core.reporter.body_dropped(reason)
 
     def _malformed(self, pairs: list[Any], exc_info: OptExcInfo | None) -> None:
         first = pairs[0]
         name = first[0] if type(first) is tuple and first and type(first[0]) is str else "?"
-        if self._strict and exc_info is None:
+        if self._core.strict and exc_info is None:
             raise ForbiddenHeaderError(name, "malformed (PEP 3333: str name, latin-1 str value)")
         if not _warned_malformed:
             _warned_malformed.append(True)
@@ -385,35 +414,69 @@ def request_facts(environ: WSGIEnvironment) -> RequestFacts | None:
     return facts if isinstance(facts, RequestFacts) else None
 
 
-def _quiet_start(  # noqa: PLR0917 (a partial binds the first three; the server passes the rest)
-    self: ConnectionMiddleware,
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    status: str,
-    headers: list[tuple[str, str]],
-    exc_info: OptExcInfo | None = None,
-) -> Write:
-    """start_response where the server decides alone: a clean response with content passes as is."""
-    known = self._known  # the rules' answers for names seen before: 0 = ordinary
-    clean = False
-    try:
-        content = self._statuses.get(status)
-        if content is None:
-            content = status[:3] not in _NO_CONTENT_CODES
-            if len(self._statuses) < 64:
-                self._statuses[status] = content
-        if content:
-            for name, _ in headers:
-                if known.get(name, 1):
-                    break  # hop-by-hop, or not seen yet: ask the rules
-            else:
-                clean = True
-    except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
-        pass
-    if clean:
-        environ[_RESPONSE] = None  # started, nothing more to do
-        return start_response(status, headers, exc_info)
-    return self._start(environ, start_response, status, headers, exc_info)
+@final
+class _Remembered:
+    """What the rules decided for a request that needs nothing but its facts published.
+
+    Remembered by its Connection field; it stands for requests with the same protocol
+    from the same server (``lone``: unless connmw drains, when it would close).
+    """
+
+    def __init__(self, facts: RequestFacts, protocol: object, software: object, lone: bool) -> None:
+        self.facts = facts
+        self.protocol = protocol
+        self.software = software
+        self.lone = lone
+
+    def same_request(self, protocol: object, software: object) -> bool:
+        """Whether a request with this protocol, from this server, is one of these."""
+        return (protocol is self.protocol or protocol == self.protocol) and (
+            software is self.software or software == self.software
+        )
+
+
+@final
+class _QuietStart:
+    """start_response where the server decides alone: a clean response with content passes as is.
+
+    A callable object rather than a closure or a partial: in the accelerated build, one
+    allocation and a direct call. ``finished`` says it passed the start on untouched.
+    """
+
+    def __init__(
+        self, middleware: ConnectionMiddleware, environ: WSGIEnvironment, start_response: StartResponse
+    ):
+        self.middleware = middleware
+        self.environ = environ
+        self.start_response = start_response
+        self.finished = False
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Write:
+        middleware = self.middleware
+        known = middleware._known  # the rules' answers for names seen before: 0 = ordinary
+        clean = False
+        try:
+            statuses = middleware._statuses
+            content = statuses.get(status)
+            if content is None:
+                content = status[:3] not in _NO_CONTENT_CODES
+                if len(statuses) < 64:
+                    statuses[status] = content
+            if content:
+                for name, _ in headers:
+                    if known.get(name, 1):
+                        break  # hop-by-hop, or not seen yet: ask the rules
+                else:
+                    clean = True
+        except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
+            pass
+        if clean:
+            self.finished = True
+            return self.start_response(status, headers, exc_info)
+        self.finished = False  # a second start (PEP 3333's exc_info) may need more
+        return middleware._start(self.environ, self.start_response, status, headers, exc_info)
 
 
 def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:

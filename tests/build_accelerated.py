@@ -44,7 +44,7 @@ def hook_table() -> dict[str, Any]:
 
 def built_files() -> list[Path]:
     """Extension modules of an in-place build: the compiled modules and mypyc's shared library."""
-    return [*ROOT.glob("connmw/*.so"), *ROOT.glob("connmw/*.pyd"), *ROOT.glob("*__mypyc*")]
+    return [*ROOT.glob("connmw/**/*.so"), *ROOT.glob("connmw/**/*.pyd"), *ROOT.glob("*__mypyc*")]
 
 
 def clean() -> None:

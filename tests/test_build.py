@@ -27,8 +27,10 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     # modules are compiled, and the lifecycle (patched by tests, extended by users) is not.
     included = hook_table()["include"]
     rules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "rules").glob("*.py"))
-    # every rules module, and the modules on a request's path: both adapters, the server table
-    assert sorted(included) == sorted([*rules, "connmw/asgi.py", "connmw/wsgi.py", "connmw/servers.py"])
+    # every rules module, and the modules on a request's path: both adapters, what they
+    # share, the server table
+    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_base.py", "connmw/servers.py"]
+    assert sorted(included) == sorted([*rules, *on_path])
     assert all((ROOT / path).is_file() for path in included)
 
 

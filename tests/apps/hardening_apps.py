@@ -120,7 +120,7 @@ async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
     if path == "/stats":
         await _read_body(receive)
         # The lifecycle table is private to the middleware; its size is what is bounded.
-        table = len(asgi_app._lifecycle)  # test instrumentation
+        table = len(asgi_app._core.lifecycle)  # test instrumentation
         await _json(send, {"table": table, "limit": TABLE_LIMIT, "stats": asgi_app.stats.as_dict()})
         return
     if scope.get("method") == "POST":

@@ -472,7 +472,7 @@ def field(message: Message, name: bytes) -> list[bytes]:
 
 def with_clock(middleware: ConnectionMiddleware, clock: Clock) -> ConnectionMiddleware:
     """The middleware's table on a fake clock (age tests without sleeping)."""
-    middleware._lifecycle = Lifecycle(middleware.config, clock=clock)
+    middleware._core.lifecycle = Lifecycle(middleware.config, clock=clock)
     return middleware
 
 
@@ -496,7 +496,7 @@ def test_asgi_hint_counts_down_then_closes() -> None:
 def test_asgi_client_close_forgets_the_connection() -> None:
     middleware = ConnectionMiddleware(asgi_app(LENGTH), max_requests_per_connection=3)
     serve_asgi(middleware, http_scope(), http_scope("1.1", (b"connection", b"close")))
-    assert len(middleware._lifecycle) == 0
+    assert len(middleware._core.lifecycle) == 0
     starts = serve_asgi(middleware, http_scope(), http_scope())
     assert [field(s, b"connection") for s in starts] == [[b"keep-alive"], [b"keep-alive"]]
 
@@ -529,7 +529,7 @@ def test_asgi_unnamed_connection_is_not_limited_and_warned_once(
     starts = serve_asgi(middleware, *(http_scope(client=client) for _ in range(3)))
     assert [field(s, b"connection") for s in starts] == [[b"keep-alive"]] * 3
     assert [field(s, b"keep-alive") for s in starts] == [[b"timeout=5"]] * 3
-    assert len(middleware._lifecycle) == 0
+    assert len(middleware._core.lifecycle) == 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].startswith("connection limits not applied")
@@ -556,7 +556,7 @@ def test_asgi_limits_never_touch_http2() -> None:
     middleware = ConnectionMiddleware(asgi_app(LENGTH), max_requests_per_connection=1, keep_alive_timeout=5)
     starts = serve_asgi(middleware, *(http_scope("2") for _ in range(3)))
     assert all(s["headers"] == [LENGTH] for s in starts)
-    assert len(middleware._lifecycle) == 0
+    assert len(middleware._core.lifecycle) == 0
 
 
 def test_asgi_zero_config_never_consults_the_table(monkeypatch: pytest.MonkeyPatch) -> None:

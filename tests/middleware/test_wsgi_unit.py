@@ -1214,3 +1214,47 @@ def test_ready_path_counts_script_name() -> None:
     environ = make_environ(software=GUNICORN) | {"SCRIPT_NAME": "/app", "PATH_INFO": "/ready"}
     assert serve(middleware, environ).body == b"ready\n"
     assert serve(middleware, make_environ(software=GUNICORN) | {"PATH_INFO": "/ready"}).body == b"ok"
+
+
+# -- what one instance remembers never changes an answer ------------------------------------
+
+_VARIANTS = [
+    (protocol, software, method, connection)
+    for protocol in ("HTTP/1.1", "HTTP/1.0")
+    for software in (GUNICORN, GRANIAN, UNKNOWN, None)
+    for method in ("GET", "HEAD")
+    for connection in ("keep-alive", "close", None)
+]
+
+
+@pytest.mark.parametrize("order", ["forward", "backward", "interleaved"])
+def test_a_remembered_request_answers_as_a_fresh_middleware_does(order: str) -> None:
+    """The hot path remembers facts by the Connection field alone: a request with the same
+    field but another protocol, server, method or an Upgrade gets a fresh middleware's answer."""
+    variants = {
+        "forward": _VARIANTS,
+        "backward": _VARIANTS[::-1],
+        "interleaved": _VARIANTS[::2] + _VARIANTS[1::2],
+    }[order]
+    shared = ConnectionMiddleware(responder(PLAIN), config=load_config(environ={}))
+
+    def environ(variant: tuple[str, str | None, str, str | None], upgrade: bool) -> dict[str, Any]:
+        protocol, software, method, connection = variant
+        headers = [] if connection is None else [("Connection", connection)]
+        if upgrade:
+            headers.append(("Upgrade", "h2c"))
+        return make_environ(*headers, protocol=protocol, software=software, method=method)
+
+    def answer(result: Exchange) -> tuple[Any, ...]:
+        facts = result.environ.get(ENVIRON_KEY)
+        return result.status, result.headers, result.body, result.forced_close, facts
+
+    for _ in range(2):  # the second round meets everything remembered by the first
+        for variant in variants:
+            for upgrade in (False, True):
+                fresh = ConnectionMiddleware(responder(PLAIN), config=load_config(environ={}))
+                expected = answer(serve(fresh, environ(variant, upgrade), validate=False))
+                assert answer(serve(shared, environ(variant, upgrade), validate=False)) == expected, (
+                    variant,
+                    upgrade,
+                )
