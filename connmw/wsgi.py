@@ -50,6 +50,9 @@ _NOT_STARTED: Final = "not started"
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
 
+# _respond's answer for a request that needs only the quiet start of __call__.
+_CALL_QUIETLY: Final[list[bytes]] = []
+
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 
 
@@ -114,14 +117,14 @@ class ConnectionMiddleware:
         self.app = app
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
-        # Response header name -> Policy.kind_of(name), for _QuietStart's loop (cheaper than
+        # Response header name -> Policy.kind_of(name), for the quiet start's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
         # Requests that need nothing but their facts, by their Connection field: the rules
         # decided once for that field, protocol and server; this only remembers.
         self._plain: dict[object, _Remembered] = {}
         # Status line -> whether its response has content (rules.no_content_reason), for
-        # _QuietStart: one dict probe per response, where the app's status is a constant.
+        # the quiet start: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
 
     @property
@@ -145,27 +148,58 @@ class ConnectionMiddleware:
         if (
             seen is not None
             and self._ready is None
-            and seen.same_request(environ.get("SERVER_PROTOCOL"), environ.get("SERVER_SOFTWARE"))
+            and seen.protocol == environ.get("SERVER_PROTOCOL")  # the same protocol, same server
+            and seen.software == environ.get("SERVER_SOFTWARE")
             and "HTTP_UPGRADE" not in environ
             and environ.get("REQUEST_METHOD") != "HEAD"
             and not (seen.lone and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
-            return self._call_quietly(environ, start_response)
-        return self._respond(environ, start_response, connection)
+        else:
+            answer = self._respond(environ, start_response, connection)
+            if answer is not _CALL_QUIETLY:  # identity: whatever an app returns is another object
+                return answer
+        # The server decides alone: a clean start with content passes as it is, and the
+        # app's iterable comes back as it is. A closure, not an object or a partial: the
+        # cheapest call in both builds (docs/benchmarks.md).
+        started = False
 
-    def _call_quietly(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Call the app where the server decides alone; its iterable back as it is if it can."""
-        start = _QuietStart(self, environ, start_response)
-        result = self.app(environ, start)
-        if start.finished:  # started clean, nothing more to do
-            return result
-        return _Guarded.around(self, environ, result)
+        def quiet_start(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Write:
+            nonlocal started
+            known = self._known  # the rules' answers for names seen before: 0 = ordinary
+            clean = False
+            try:
+                statuses = self._statuses
+                content = statuses.get(status)
+                if content is None:
+                    content = status[:3] not in _NO_CONTENT_CODES
+                    if len(statuses) < 64:
+                        statuses[status] = content
+                if content:
+                    for name, _ in headers:
+                        if known.get(name, 1):
+                            break  # hop-by-hop, or not seen yet: ask the rules
+                    else:
+                        clean = True
+            except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
+                pass
+            started = clean  # False again for a second start (PEP 3333's exc_info)
+            if clean:
+                return start_response(status, headers, exc_info)
+            return self._start(environ, start_response, status, headers, exc_info)
+
+        result = self.app(environ, quiet_start)
+        return result if started else _Guarded.around(self, environ, result)
 
     def _respond(
         self, environ: WSGIEnvironment, start_response: StartResponse, connection: str | None
     ) -> Iterable[bytes]:
-        """The app's answer off the remembered path: judge, strip, hold, then call it."""
+        """The app's answer off the remembered path: judge, strip, hold, then call it.
+
+        :data:`_CALL_QUIETLY`: the request's facts are published and it needs nothing
+        more; the caller calls the app with its quiet start."""
         core = self._core
         if self._ready is not None and asks_readiness(
             environ.get("REQUEST_METHOD"),
@@ -203,7 +237,7 @@ class ConnectionMiddleware:
             if remember and len(self._plain) < 256:
                 software = environ.get("SERVER_SOFTWARE")
                 self._plain[connection] = _Remembered(facts, protocol, software, lone)
-            return self._call_quietly(environ, start_response)
+            return _CALL_QUIETLY
         return _Guarded.around(
             self, environ, self.app(environ, partial(self._start, environ, start_response))
         )
@@ -242,7 +276,7 @@ class ConnectionMiddleware:
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != FIELD_APP and not self._core.strict and len(self._known) < 1024:  # for _QuietStart
+        if says != FIELD_APP and not self._core.strict and len(self._known) < 1024:  # for the quiet start
             for pair in headers:
                 if (
                     type(pair) is tuple
@@ -419,7 +453,8 @@ class _Remembered:
     """What the rules decided for a request that needs nothing but its facts published.
 
     Remembered by its Connection field; it stands for requests with the same protocol
-    from the same server (``lone``: unless connmw drains, when it would close).
+    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``); ``lone``: unless
+    connmw drains, when it would close.
     """
 
     def __init__(self, facts: RequestFacts, protocol: object, software: object, lone: bool) -> None:
@@ -427,56 +462,6 @@ class _Remembered:
         self.protocol = protocol
         self.software = software
         self.lone = lone
-
-    def same_request(self, protocol: object, software: object) -> bool:
-        """Whether a request with this protocol, from this server, is one of these."""
-        return (protocol is self.protocol or protocol == self.protocol) and (
-            software is self.software or software == self.software
-        )
-
-
-@final
-class _QuietStart:
-    """start_response where the server decides alone: a clean response with content passes as is.
-
-    A callable object rather than a closure or a partial: in the accelerated build, one
-    allocation and a direct call. ``finished`` says it passed the start on untouched.
-    """
-
-    def __init__(
-        self, middleware: ConnectionMiddleware, environ: WSGIEnvironment, start_response: StartResponse
-    ):
-        self.middleware = middleware
-        self.environ = environ
-        self.start_response = start_response
-        self.finished = False
-
-    def __call__(
-        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
-    ) -> Write:
-        middleware = self.middleware
-        known = middleware._known  # the rules' answers for names seen before: 0 = ordinary
-        clean = False
-        try:
-            statuses = middleware._statuses
-            content = statuses.get(status)
-            if content is None:
-                content = status[:3] not in _NO_CONTENT_CODES
-                if len(statuses) < 64:
-                    statuses[status] = content
-            if content:
-                for name, _ in headers:
-                    if known.get(name, 1):
-                        break  # hop-by-hop, or not seen yet: ask the rules
-                else:
-                    clean = True
-        except (TypeError, ValueError, IndexError):  # not (name, value) pairs: reported there
-            pass
-        if clean:
-            self.finished = True
-            return self.start_response(status, headers, exc_info)
-        self.finished = False  # a second start (PEP 3333's exc_info) may need more
-        return middleware._start(self.environ, self.start_response, status, headers, exc_info)
 
 
 def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:

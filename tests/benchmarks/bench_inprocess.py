@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from time import perf_counter
 from typing import Any
 
+import connmw
+
 from . import apps
 
 ASGI_SCENARIOS: dict[str, tuple[apps.ASGIApp, dict[str, Any], apps.Receive]] = {
@@ -55,10 +57,16 @@ WSGI_SCENARIOS: dict[str, apps.WSGIApp] = {
 
 UVICORN_SCENARIO = "plain, uvicorn protocol"  # asgi_plain served by uvicorn's HttpToolsProtocol
 
+# The targets of docs/benchmarks.md for the ratios that have one, by build measured.
+TARGETS: dict[str, tuple[float, float]] = {  # name: (accelerated, pure)
+    "ASGI connmw / TrustedHost": (0.35, 0.7),
+    "WSGI connmw / ProxyFix": (0.15, 0.35),
+}
+
 # (name, api, scenario, peer, target): connmw's added cost over the peer's.
 RATIOS: list[tuple[str, str, str, str, float | None]] = [
-    ("ASGI connmw / TrustedHost", "asgi", "plain", "starlette TrustedHost", 0.7),
-    ("WSGI connmw / ProxyFix", "wsgi", "plain", "werkzeug ProxyFix", 0.35),
+    ("ASGI connmw / TrustedHost", "asgi", "plain", "starlette TrustedHost", None),
+    ("WSGI connmw / ProxyFix", "wsgi", "plain", "werkzeug ProxyFix", None),
     ("ASGI connmw / do-nothing", "asgi", "plain", "do-nothing wrapper", None),
     ("WSGI connmw / do-nothing", "wsgi", "plain", "do-nothing wrapper", None),
     ("ASGI connmw / ProxyHeaders", "asgi", "plain", "uvicorn ProxyHeaders", None),
@@ -379,7 +387,9 @@ def ratios(rows: list[Row]) -> list[dict[str, Any]]:
     """connmw's added cost over each peer's, from best-of and from paired medians."""
     index = {(row.api, row.scenario, row.candidate): row for row in rows}
     out: list[dict[str, Any]] = []
-    for name, api, scenario, peer, target in RATIOS:
+    build = 0 if connmw.accelerated else 1  # the build measured: the one this process imported
+    for name, api, scenario, peer, fixed in RATIOS:
+        target = TARGETS[name][build] if name in TARGETS else fixed
         ours, theirs = index.get((api, scenario, "connmw")), index.get((api, scenario, peer))
         best = median = None
         if ours is not None and theirs is not None and ours.samples and theirs.samples:
