@@ -15,9 +15,16 @@ import connmw
 import connmw.wsgi
 from connmw.asgi import ConnectionMiddleware
 
+
+def check(holds: bool, failure: object) -> None:
+    """Fail the check with ``failure`` unless ``holds`` (an assert would vanish under -O)."""
+    if not holds:
+        raise SystemExit(f"wheel check failed: {failure}")
+
+
 pure = "--pure" in sys.argv[1:]
-assert connmw.accelerated is not pure, f"expected the {'pure' if pure else 'accelerated'} build"
-assert not connmw.rules.__file__.startswith(sys.path[0] or "."), "imported a checkout, not the wheel"
+check(connmw.accelerated is not pure, f"expected the {'pure' if pure else 'accelerated'} build")
+check(not connmw.rules.__file__.startswith(sys.path[0] or "."), "imported a checkout, not the wheel")
 sent: list[dict[str, object]] = []
 
 
@@ -36,7 +43,7 @@ async def receive() -> dict[str, object]:
 
 scope = {"type": "http", "http_version": "1.0", "method": "GET", "headers": [], "path": "/"}
 asyncio.run(ConnectionMiddleware(app)(scope, receive, record))
-assert sent[0]["headers"] == [(b"content-length", b"2"), (b"connection", b"close")], sent
+check(sent[0]["headers"] == [(b"content-length", b"2"), (b"connection", b"close")], sent)
 
 started: list[object] = []
 
@@ -48,6 +55,6 @@ def wsgi_app(environ: object, start_response: object) -> list[bytes]:
 
 environ = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO()}
 body = connmw.wsgi.ConnectionMiddleware(wsgi_app)(environ, lambda s, h, e=None: started.append(h))
-assert b"".join(body) == b"ok" and started == [[("Content-Type", "text/plain")]], started
+check(b"".join(body) == b"ok" and started == [[("Content-Type", "text/plain")]], started)
 build = "pure" if pure else "accelerated"
 print(f"connmw {connmw.__version__} ({build}) from {connmw.__file__}: ASGI and WSGI answer")
