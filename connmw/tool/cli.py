@@ -25,7 +25,7 @@ from .probe import Case, Report, probe
 
 __all__ = ["main"]
 
-BUILD = " (accelerated build)" if accelerated else ""
+BUILD = " (accelerated build)" if accelerated else " (pure Python build)"
 EPILOG = "exit status: 0 clean, 1 findings, 2 could not probe (reason on stderr)"
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+import connmw
 from connmw.tool import _demo
 from connmw.tool._devservers import ServeError, interface_of, load_app
 from connmw.tool._schema import CHECK_SCHEMA, validate
@@ -290,3 +291,15 @@ def test_demo_names_the_extra_when_servers_are_missing(monkeypatch: Any) -> None
         "connmw demo: uvicorn and werkzeug not installed; install the examples extra: "
         "python -m pip install 'connmw[examples]'\n"
     )
+
+
+# --------------------------------------------------------------------------------------
+# connmw --version
+# --------------------------------------------------------------------------------------
+
+
+def test_version_names_the_build_that_runs() -> None:
+    done = run_cli("--version")
+    build = "accelerated build" if connmw.accelerated else "pure Python build"
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"connmw {connmw.__version__} ({build})\n"
