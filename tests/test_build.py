@@ -42,3 +42,15 @@ def test_accelerated_says_which_build_runs() -> None:
     compiled = {not (module.__file__ or "").endswith(".py") for module in modules}
     assert len(compiled) == 1, "half a build: rebuild, or clean it"
     assert connmw.accelerated is compiled.pop()
+
+
+def test_every_release_wheel_is_built_compiled() -> None:
+    # A platform's table replaces the global one in cibuildwheel (it is not merged), so a
+    # platform that sets its own environment must repeat the hook's switch.
+    cibuildwheel = pyproject()["tool"]["cibuildwheel"]
+    assert cibuildwheel["build"].split() == [f"cp3{minor}-*" for minor in range(10, 15)]
+    for platform in ("linux", "macos", "windows"):
+        environment = cibuildwheel.get(platform, {}).get("environment", cibuildwheel["environment"])
+        assert environment["HATCH_BUILD_HOOK_ENABLE_MYPYC"] == "1", platform
+    # Linux keeps libc a dependency of mypyc's per-module extensions (auditwheel, CPython 3.10).
+    assert cibuildwheel["linux"]["environment"]["LDFLAGS"] == "-Wl,--no-as-needed"

@@ -7,7 +7,8 @@ Two independent checks, both shown able to fail on doctored copies of the packag
   imports inside functions that a plain import would never run);
 * a real import of the package, alone, in a fresh interpreter, recording both the
   modules its own code asks for (even ones already loaded, such as ``os``) and every
-  module the import adds to ``sys.modules`` (what its dependencies drag in).
+  module the import adds to ``sys.modules`` (what its dependencies drag in), beyond what
+  the standard-library modules it may name load by themselves on this Python version.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def imports_in_source(source: str) -> set[str]:
 
 
 CHECKER = r"""
-import builtins, importlib.util, json, sys
+import builtins, importlib, importlib.util, json, sys
 
 path = sys.argv[1]
 direct = []
@@ -141,6 +142,14 @@ def spy(name, globals=None, locals=None, fromlist=(), level=0):
             direct.extend(f"{name}.{item}" for item in fromlist or ())
     return real_import(name, globals, locals, fromlist, level)
 
+# The standard-library modules the rules may name, loaded first: what they load by
+# themselves is the interpreter's business and differs between versions (3.13's
+# dataclasses loads os through inspect; 3.11 has os loaded before any import).
+for allowed in sys.argv[2:]:
+    try:
+        importlib.import_module(allowed)
+    except ImportError:  # a name imported from a module ("dataclasses.dataclass")
+        pass
 before = set(sys.modules)
 builtins.__import__ = spy
 try:
@@ -157,12 +166,26 @@ print(json.dumps({"direct": direct, "gained": gained, "policy": hasattr(module, 
 """
 
 
+def allowed_standard_library(path: Path) -> list[str]:
+    """The standard-library modules the sources at ``path`` name and may name."""
+    names = imports_in_source(rules_source(path))
+    return sorted(
+        name
+        for name in names
+        if name.split(".")[0] in sys.stdlib_module_names and not forbidden_among([name])
+    )
+
+
 def import_in_fresh_interpreter(path: Path) -> dict[str, list[str]]:
-    """Import the rules package at ``path`` alone, as top-level ``rules_under_test``."""
+    """Import the rules package at ``path`` alone, as top-level ``rules_under_test``.
+
+    ``gained`` lists what the import adds beyond what the standard-library modules the
+    package may name load by themselves (those are imported first).
+    """
     # -I: no environment, no user site, no current directory; -S: no site packages,
     # so the rules can only lean on the standard library.
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", CHECKER, str(path)],
+        [sys.executable, "-I", "-S", "-c", CHECKER, str(path), *allowed_standard_library(path)],
         capture_output=True,
         text=True,
         timeout=60,
