@@ -149,7 +149,7 @@ def http1_fields(response: Response, request_version: str) -> tuple[list[Finding
 def _framing(response: Response, request_version: str) -> list[Finding]:
     findings: list[Finding] = []
     te_lines = response.values(b"transfer-encoding")
-    codings = [t.strip().lower() for value in te_lines for t in value.split(b",") if t.strip()]
+    codings = [t.strip(b" \t").lower() for value in te_lines for t in value.split(b",") if t.strip(b" \t")]
     if te_lines and request_version == "1.0":
         findings.append(
             Finding(
@@ -173,7 +173,7 @@ def _framing(response: Response, request_version: str) -> list[Finding]:
                 "RFC 9112 §6.2",
             )
         )
-    elif len({value.strip() for value in lengths}) > 1 or any(not v.strip().isdigit() for v in lengths):
+    elif len({v.strip(b" \t") for v in lengths}) > 1 or any(not v.strip(b" \t").isdigit() for v in lengths):
         findings.append(
             Finding(ERROR, "bad-content-length", "invalid or conflicting Content-Length", "RFC 9110 §8.6")
         )
@@ -346,7 +346,7 @@ def websocket(case_id: str, response: Response, key: bytes, offered: bool | None
                 )
             )
             return findings
-        accept = [value.strip() for value in response.values(b"sec-websocket-accept")]
+        accept = [value.strip(b" \t") for value in response.values(b"sec-websocket-accept")]
         if accept != [websocket_accept(key)]:
             findings.append(
                 Finding(

@@ -17,6 +17,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import Final
 from urllib.parse import quote, urlsplit
 
 __all__ = [
@@ -266,17 +267,21 @@ def _parse_head(head: bytes) -> tuple[str, int, str, list[Header]]:
     return version, int(parts[1]), reason, headers
 
 
+_HEXDIG: Final = b"0123456789abcdefABCDEF"
+
+
 def _chunked(wire: Wire, deadline: float) -> bytes | None:
     body = bytearray()
     while True:
         line = wire.read_until(b"\r\n", 4096, deadline)
         if line is None:
             return None
-        size_text = line.split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise ProbeError("not-http", f"bad chunk size line {line[:40]!r}") from None
+        # RFC 9112 §7.1: chunk-size is 1*HEXDIG, then BWS (space, tab) before a chunk-ext. int()
+        # alone would also take other white space, "_" and a "0x" prefix.
+        size_text = line[:-2].split(b";", 1)[0].strip(b" \t")
+        if not size_text or size_text.translate(None, _HEXDIG):
+            raise ProbeError("not-http", f"bad chunk size line {line[:40]!r}")
+        size = int(size_text, 16)
         if size == 0:
             while True:  # trailer section, up to the empty line
                 trailer = wire.read_until(b"\r\n", MAX_HEAD, deadline)
@@ -309,7 +314,7 @@ def read_response(wire: Wire, method: str, *, stop_at_101: bool = False) -> Resp
     if method == "HEAD" or status < 200 or status in (204, 304):
         return response
     codings = [
-        token.strip().lower()
+        token.strip(b" \t").lower()  # RFC 9110 §5.6.1: OWS is space and tab only
         for value in response.values(b"transfer-encoding")
         for token in value.split(b",")
     ]
@@ -327,7 +332,7 @@ def read_response(wire: Wire, method: str, *, stop_at_101: bool = False) -> Resp
             return response
         response.framing = "close-delimited"
     else:
-        lengths = {value.strip() for value in response.values(b"content-length")}
+        lengths = {value.strip(b" \t") for value in response.values(b"content-length")}
         if len(lengths) == 1 and next(iter(lengths)).isdigit():
             response.framing = "content-length"
             length = int(next(iter(lengths)))

@@ -418,6 +418,10 @@ CHUNKED_OK = b"2\r\nok\r\n0\r\n\r\n"
             _only_on(b"POST", b"HTTP/1.1", _fixed(OK + b"Content-Length: 3\r\n\r\nok", "close")),
             "post-http11", "bad-content-length", "closed", id="conflicting-lengths",
         ),
+        pytest.param(  # RFC 9110 §5.5: only space and tab surround a value
+            _only_on(b"POST", b"HTTP/1.1", _fixed(STATUS + b"Content-Length: \x0b2\r\n\r\nok", "close")),
+            "post-http11", "bad-content-length", "closed", id="a-vertical-tab-before-a-length",
+        ),
         pytest.param(
             _only_on(b"POST", b"HTTP/1.1", _fixed(OK + b"Keep-Alive: timeout=5\r\nTE: x\r\n\r\nok", "keep")),
             "post-http11", "hop-by-hop-leak", "kept", id="keep-alive-field-without-option-and-te",
@@ -452,6 +456,14 @@ def test_scripted_faults(
         assert found == set()
     others = [r.case.id for r in report.cases if r.case.id != case_id and r.verdict not in ("ok", "skipped")]
     assert others == []  # the fault is reported where it happens, nowhere else
+
+
+@pytest.mark.parametrize("size", [b"0x2", b"\x0b2", b"0_2"], ids=["0x-prefix", "vertical-tab", "underscore"])
+def test_a_chunk_size_is_hex_digits_only(scripted: Callable[[Reply], Scripted], size: bytes) -> None:
+    """RFC 9112 §7.1: ``chunk-size = 1*HEXDIG`` (Python's int() would take all three)."""
+    body = size + b"\r\nok\r\n0\r\n\r\n"
+    report = probe(scripted(_fixed(STATUS + CHUNKED + b"\r\n" + body, "keep")).url, timeout=0.6)
+    assert report.reason is not None and "bad chunk size line" in report.reason
 
 
 def test_a_big_body_is_not_read_to_its_end(scripted: Callable[[Reply], Scripted]) -> None:
