@@ -404,19 +404,21 @@ class ConnectionMiddleware:
         return {"type": "http.response.body", "body": b"", "more_body": more}, ""
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._core.config.ws_validate:
-            verdict = self._rules.judge_websocket("GET", scope.get("http_version", "1.1"), scope["headers"])
-            if not verdict.accepted:
-                self._core.reporter.rejected(verdict.code, verdict.reason)
-                if "websocket.http.response" in (scope.get("extensions") or {}):
-                    kind = "websocket.http.response.start"
-                    await send({"type": kind, "status": verdict.status, "headers": list(verdict.headers)})
-                    await send({"type": "websocket.http.response.body", "body": verdict.body})
-                elif (await receive())["type"] == "websocket.connect":
-                    refuse = self._server_of(send).refuse_handshake  # daphne: the RFC's status
-                    if refuse is None or not refuse(send, verdict.status, verdict.headers):
-                        await send({"type": "websocket.close", "code": 1008})  # the server answers 403
-                return
+        # ws_validate off leaves RFC 6455's structure to the server; the Origin policy holds.
+        verdict = self._rules.judge_websocket(
+            "GET", scope.get("http_version", "1.1"), scope["headers"], validate=self._core.config.ws_validate
+        )
+        if not verdict.accepted:
+            self._core.reporter.rejected(verdict.code, verdict.reason)
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                kind = "websocket.http.response.start"
+                await send({"type": kind, "status": verdict.status, "headers": list(verdict.headers)})
+                await send({"type": "websocket.http.response.body", "body": verdict.body})
+            elif (await receive())["type"] == "websocket.connect":
+                refuse = self._server_of(send).refuse_handshake  # daphne: the RFC's status
+                if refuse is None or not refuse(send, verdict.status, verdict.headers):
+                    await send({"type": "websocket.close", "code": 1008})  # the server answers 403
+            return
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "websocket.accept" and message.get("headers"):

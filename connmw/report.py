@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from .rules import is_token
+
 __all__ = ["Reporter", "Stats", "logger"]
 
 logger = logging.getLogger("connmw")
@@ -25,7 +27,9 @@ _already_warned: set[tuple[str, bytes]] = set()
 class Stats:
     """Counters of one middleware instance; read them as ``middleware.stats``.
 
-    * ``headers_stripped``: lower-case header name → responses it was removed from;
+    * ``headers_stripped``: lower-case header name → responses it was removed from (a
+      name that is no token, such as ``connection `` with a space before the colon,
+      counts under its name trimmed of space and tab);
     * ``handshakes_rejected``: rejection code (``bad-key``, ``bad-version``,
       ``forbidden-origin``, …) → count;
     * ``connections_closed``: reason (``client``, ``app``, ``drain``,
@@ -82,11 +86,18 @@ class Reporter:
         """Headers removed from a response (``where='app'``) or a request."""
         counts = self.stats.headers_stripped
         for name in names:
-            text = name.decode("latin-1")
+            invalid = not is_token(name)
+            text = (name.strip(b" \t") if invalid else name).decode("latin-1")
             counts[text] = counts.get(text, 0) + 1
             if (where, name) not in _already_warned:
                 _already_warned.add((where, name))
-                if name == b"content-length":  # protected, so never hop-by-hop: the rules' framing
+                if invalid:  # the name as sent, white space shown; never its value
+                    logger.warning(
+                        "%s sent invalid field name %r (RFC 9110 §5.1: a name is a token); removed",
+                        where,
+                        name.decode("latin-1"),
+                    )
+                elif name == b"content-length":  # protected, so never hop-by-hop: the rules' framing
                     logger.warning(
                         "%s sent Content-Length on a 1xx, 204 or 304 response (RFC 9110 §8.6); removed", where
                     )

@@ -215,7 +215,7 @@ class ConnectionMiddleware:
         abuse = facts.tokens.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if upgrade is not None and core.config.ws_validate and "websocket" in upgrade.lower():
+        if upgrade is not None and "websocket" in upgrade.lower():  # the Origin policy even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
@@ -403,7 +403,8 @@ class ConnectionMiddleware:
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
         method, version = environ.get("REQUEST_METHOD", ""), environ.get("SERVER_PROTOCOL", "")
-        verdict = self._core.policy.judge_websocket(method, version, _request_headers(environ)[0])
+        headers, validate = _request_headers(environ)[0], self._core.config.ws_validate
+        verdict = self._core.policy.judge_websocket(method, version, headers, validate=validate)
         if verdict.accepted:
             return None
         self._core.reporter.rejected(verdict.code, verdict.reason)
@@ -683,6 +684,11 @@ def _latin1(text: str | None) -> bytes | None:
     return None if text is None else text.encode("latin-1", "replace")
 
 
+# What the rules see for a pair WSGI cannot carry, which is passed on as the app wrote it: a
+# token no application sends, so an ordinary name to the rules (an empty one is invalid).
+_UNREADABLE: Final = b"x-connmw-unreadable"
+
+
 def _to_bytes(headers: Iterable[Any]) -> tuple[list[Header], list[Any]]:
     """The rules' view of WSGI headers, and those WSGI cannot carry."""
     raw: list[Header] = []
@@ -692,10 +698,13 @@ def _to_bytes(headers: Iterable[Any]) -> tuple[list[Header], list[Any]]:
             name, value = pair  # anything may come from an app
             raw.append((name.encode("latin-1"), value.encode("latin-1")))
         except UnicodeEncodeError:  # a Connection field stays one to the rules
-            raw.append((name.encode("latin-1", "replace"), value.encode("latin-1", "replace")))
+            try:
+                raw.append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+            except UnicodeEncodeError:  # the name itself: passed on as it is
+                raw.append((_UNREADABLE, b""))
             malformed.append(pair)
         except (TypeError, ValueError, AttributeError):
-            raw.append((b"", b""))  # an ordinary header to the rules, passed on as it is
+            raw.append((_UNREADABLE, b""))  # an ordinary header to the rules, passed on as it is
             malformed.append(pair)
     return raw, malformed
 

@@ -564,11 +564,21 @@ class H2Exchange:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    goaway: int | None = None  # the error code of the server's GOAWAY, if it sent one
 
 
-def h2_request(port: int, request: list[tuple[str, str]], *, until_headers: bool = False) -> H2Exchange:
-    """One stream over h2c with the h2 library: sees trailers and extended CONNECT."""
-    connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+def h2_request(
+    port: int, request: list[tuple[str, str]], *, until_headers: bool = False, validate: bool = True
+) -> H2Exchange:
+    """One stream over h2c with the h2 library: sees trailers and extended CONNECT.
+
+    ``validate=False`` sends the request's fields as given (h2 otherwise refuses, say, a
+    ``host`` that differs from ``:authority``), to see what the server does with them.
+    """
+    config = h2.config.H2Configuration(
+        client_side=True, validate_outbound_headers=validate, normalize_outbound_headers=validate
+    )
+    connection = h2.connection.H2Connection(config)
     seen = H2Exchange()
     with socket.create_connection((LOOPBACK, port), timeout=5) as sock:
         connection.initiate_connection()
@@ -595,6 +605,9 @@ def h2_request(port: int, request: list[tuple[str, str]], *, until_headers: bool
                 elif isinstance(event, h2.events.TrailersReceived):
                     seen.trailers = list(event.headers)
                 elif isinstance(event, h2.events.StreamEnded):
+                    ended = True
+                elif isinstance(event, h2.events.ConnectionTerminated):
+                    seen.goaway = event.error_code
                     ended = True
             sock.sendall(connection.data_to_send())
     return seen

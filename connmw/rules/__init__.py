@@ -15,6 +15,10 @@ Facts every function here relies on:
   duplicates. Request header names arrive lower-case (ASGI servers guarantee it; the
   WSGI adapter builds them so). Response header names from an application may be in
   any case, so every lookup of a response name goes through :meth:`Policy.kind_of`.
+* A response field name is a token (RFC 9110 §5.1, §5.6.2). A name that is not, white
+  space around it included (RFC 9112 §5.1), is ``INVALID``: removed from the response,
+  and if it reads as ``connection`` once trimmed its tokens still count, so nothing it
+  nominates leaves under the disguise (hypercorn trims such names after the middleware).
 * ``Connection`` is a comma-separated list (RFC 9110 §5.6.1) that may be spread over
   several lines; its tokens are read across every line, never from ``dict(headers)``.
 * HTTP versions are the ASGI spellings ``"1.0"``, ``"1.1"``, ``"2"``, ``"3"``; WSGI's
@@ -53,12 +57,18 @@ Decisions of policy (each one pinned by a test; docs/policy.md):
   have had (RFC 9110 §9.3.2); a 1xx or 204 loses any Content-Length (RFC 9110 §8.6), and so
   does a 304 (which may carry one: a server that counts it against the absent body fails).
 * WebSocket handshakes are same-origin by default: with no ``ws_allowed_origins``, an
-  Origin is admitted only when its host (and its port, when it names one) equal the
-  request's Host; ``*`` admits any (:class:`OriginPolicy`). No Origin means a
-  non-browser client, admitted; ``null`` only when listed.
+  Origin is admitted only when its host and port equal the request's Host, default
+  ports made explicit (an Origin without a port is on its scheme's default, 80 or 443;
+  a Host without one matches an Origin on that default); ``*`` admits any
+  (:class:`OriginPolicy`). No Origin means a non-browser client, admitted; ``null``
+  only when listed. The Origin policy holds whether or not the rest of the handshake is
+  validated (:meth:`Policy.origin_refusal`).
 * A WebSocket handshake's method must be exactly ``GET`` (methods are case-sensitive,
-  RFC 9110 §9.1). Origins follow RFC 6454 §6.2's serialisation; anything with a path,
-  userinfo, query, fragment or a port above 65535 is not an origin.
+  RFC 9110 §9.1), and it names exactly one valid Host (RFC 9112 §3.2; over HTTP/2 and
+  HTTP/3 every ``host`` equals the first, RFC 9113 §8.3.1). Origins follow RFC 6454
+  §6.2's serialisation; anything with a path, userinfo, query, fragment, a port above
+  65535, or white space other than space and tab around it (RFC 9110 §5.5) is not an
+  origin.
 """
 
 from __future__ import annotations
@@ -72,6 +82,7 @@ from ._headers import (
     CONNECTION,
     HOP,
     HOP_BY_HOP,
+    INVALID,
     ORDINARY,
     PROTECTED,
     PROTECTED_PREFIXES,
@@ -110,6 +121,7 @@ __all__ = [
     "CONNECTION",
     "HOP",
     "HOP_BY_HOP",
+    "INVALID",
     "ORDINARY",
     "PROTECTED",
     "PROTECTED_PREFIXES",

@@ -93,6 +93,15 @@ HOP: Final = 1
 CONNECTION: Final = 2
 UPGRADE: Final = 3
 TE: Final = 4
+INVALID: Final = 5
+"""A name that is no token (RFC 9110 §5.1, §5.6.2): white space around it, or a byte
+outside ``tchar``. Such a field is removed; see :func:`_read_as`."""
+
+_OWS: Final[bytes] = b" \t"  # RFC 9110 §5.6.3: the only white space HTTP allows around a value
+_SERVER_TRIMS: Final[bytes] = b" \t\n\r\x0b\x0c"
+"""What ``bytes.strip()`` removes, and so what hypercorn trims from an application's
+response names after the middleware ran (measured: ``connection\\x0b`` went out as
+``connection``)."""
 
 _BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
 _BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
@@ -115,6 +124,17 @@ def normalize_http_version(version: str) -> str:
 def is_token(value: bytes) -> bool:
     """Whether ``value`` is an RFC 9110 §5.6.2 token (non-empty, tchar only)."""
     return bool(value) and not value.translate(None, _TCHARS)
+
+
+def _read_as(name: AnyName) -> bytes:
+    """The lower-case name a lenient recipient reads for an ``INVALID`` name.
+
+    RFC 9112 §5.1: white space between a field name and its colon is invalid, and a
+    proxy must remove it; hypercorn trims every ASCII white space byte (``bytes.strip()``)
+    from names. So ``connection `` is removed as invalid, yet its tokens still count as the
+    application's Connection field: nothing it nominates may leave under its disguise.
+    """
+    return _as_lower_bytes(name).strip(_SERVER_TRIMS)
 
 
 def _is_protected(name: bytes, protected: frozenset[bytes], prefixes: tuple[bytes, ...]) -> bool:

@@ -28,6 +28,7 @@ from ._headers import (
     _VERSIONS,
     CONNECTION,
     HOP,
+    INVALID,
     ORDINARY,
     PROTECTED,
     PROTECTED_PREFIXES,
@@ -40,6 +41,8 @@ from ._headers import (
     _has_content_length,
     _is_protected,
     _Pairs,
+    _read_as,
+    is_token,
     normalize_http_version,
 )
 from ._responses import (
@@ -52,17 +55,19 @@ from ._responses import (
 )
 from ._websocket import (
     ACCEPT_H2,
+    ACCEPT_UNCHECKED,
+    REJECT_BAD_HOST,
     REJECT_CONNECTION,
-    REJECT_CROSS_ORIGIN,
     REJECT_HOST,
     REJECT_KEY,
     REJECT_METHOD,
-    REJECT_ORIGIN,
     REJECT_UPGRADE,
     REJECT_VERSION,
     REJECT_WS_VERSION,
     HandshakeVerdict,
     OriginPolicy,
+    _fields,
+    _request_host,
     _valid_websocket_key,
 )
 
@@ -70,6 +75,11 @@ from ._websocket import (
 # The policy: every decision, configured once
 # --------------------------------------------------------------------------------------
 
+
+_HANDSHAKE_FIELDS: Final = frozenset(
+    {b"host", b"upgrade", b"connection", b"sec-websocket-key", b"sec-websocket-version", b"origin"}
+)
+_ORIGIN_FIELDS: Final = frozenset({b"host", b"origin"})
 
 _COMPILED: Final = not __file__.endswith(".py")
 """This module runs compiled (the accelerated build): the hot loops take the spelling each
@@ -170,24 +180,34 @@ class Policy:
     # -- names ---------------------------------------------------------------------
 
     def kind_of(self, name: AnyName) -> int:
-        """``ORDINARY``, ``HOP``, ``CONNECTION``, ``UPGRADE`` or ``TE`` for a header name.
+        """``ORDINARY``, ``HOP``, ``CONNECTION``, ``UPGRADE``, ``TE`` or ``INVALID`` for a header name.
 
-        Accepts bytes (ASGI) or str (WSGI) in any case; answers from a bounded cache.
+        Accepts bytes (ASGI) or str (WSGI) in any case; answers from a bounded cache, so
+        each distinct name is judged once. ``INVALID``: the name is no token (RFC 9110
+        §5.1, §5.6.2), white space around it included (RFC 9112 §5.1); such a field is
+        removed, and one a server would read as ``connection`` still nominates.
         """
         if isinstance(name, str):
             kind = self._str_kinds.get(name)
             if kind is None:
-                kind = self._kinds.get(_as_lower_bytes(name), ORDINARY)
+                kind = self._judge_name(_as_lower_bytes(name))
                 if len(self._str_kinds) < _CACHE_LIMIT:
                     self._str_kinds[name] = kind
             return kind
         kind = self._kinds.get(name)
         if kind is None:
-            kind = self._kinds.get(name.lower(), ORDINARY)
+            kind = self._judge_name(name.lower())
             if len(self._kinds) < _CACHE_LIMIT:
                 self._kinds[name] = kind
                 if kind == ORDINARY:
                     self._ordinary.add(name)
+        return kind
+
+    def _judge_name(self, lower: bytes) -> int:
+        """:meth:`kind_of` for a lower-case name the cache does not hold yet."""
+        kind = self._kinds.get(lower)
+        if kind is None:
+            kind = ORDINARY if is_token(lower) else INVALID
         return kind
 
     def needs_cleaning(self, headers: Sequence[tuple[AnyName, object]]) -> bool:
@@ -209,9 +229,12 @@ class Policy:
         return False
 
     def why_removed(self, name: bytes) -> str:
-        """Strict mode's word for a removal: ``"hop-by-hop"``, ``"Connection-nominated"`` or,
-        for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
-        if self.kind_of(name):
+        """Strict mode's word for a removal: ``"invalid"`` (no token), ``"hop-by-hop"``,
+        ``"Connection-nominated"`` or, for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
+        kind = self.kind_of(name)
+        if kind == INVALID:
+            return "invalid"
+        if kind:
             return "hop-by-hop"
         return "framing" if name.lower() == b"content-length" else "Connection-nominated"
 
@@ -348,7 +371,7 @@ class Policy:
         if not self.needs_cleaning(headers):
             return headers, _NO_NAMES
         pairs: _Pairs = headers
-        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
+        values = _connection_values(self, headers)
         nominated = self.tokens(values).nominated if values else _EMPTY
         kept = _without_hop_by_hop(self, headers, nominated, keep_te=False)
         kept_names = {name for name, _ in kept}
@@ -488,7 +511,7 @@ class Policy:
         server_announces: bool = False,
     ) -> ResponsePlan:
         pairs: _Pairs = headers
-        values = [value for name, value in pairs if self.kind_of(name) == CONNECTION]
+        values = _connection_values(self, headers)
         app = self.tokens(values) if values else NO_TOKENS
         keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
         # The app's Connection is always replaced by connmw's one field; replacing a
@@ -533,43 +556,38 @@ class Policy:
 
     # -- WebSocket -----------------------------------------------------------------
 
-    def judge_websocket(self, method: str, http_version: str, headers: Iterable[Header]) -> HandshakeVerdict:
+    def judge_websocket(
+        self, method: str, http_version: str, headers: Iterable[Header], *, validate: bool = True
+    ) -> HandshakeVerdict:
         """Judge a WebSocket opening handshake (RFC 6455 §4.2.1; RFC 8441 over HTTP/2+).
 
-        Over HTTP/1.x: GET, HTTP/1.1 or later, Host, ``websocket`` in Upgrade,
-        ``upgrade`` in Connection, one Sec-WebSocket-Key that is the base64 of 16 bytes
-        (400 otherwise), Sec-WebSocket-Version 13 (426 with ``Sec-WebSocket-Version: 13``
-        otherwise), and an allowed Origin (403). Over HTTP/2 and HTTP/3 the request is an
-        extended CONNECT with no Upgrade, Connection or key by design, so only the
-        version and the Origin are judged. Never raises for any bytes.
+        Over HTTP/1.x: GET, HTTP/1.1 or later, ``websocket`` in Upgrade, ``upgrade`` in
+        Connection, one Sec-WebSocket-Key that is the base64 of 16 bytes, exactly one
+        Host naming ``host[:port]`` (400 otherwise), Sec-WebSocket-Version 13 (426 with
+        ``Sec-WebSocket-Version: 13`` otherwise), and an allowed Origin (403). Over HTTP/2
+        and HTTP/3 the request is an extended CONNECT with no Upgrade, Connection or key
+        by design, so the version, every ``host`` (equal to the first, RFC 9113 §8.3.1)
+        and the Origin are judged. ``validate=False`` judges the Origin alone
+        (:meth:`origin_refusal`): the structure is left to the server, never the Origin
+        policy. Never raises for any bytes.
         """
         version = normalize_http_version(http_version)
         multiplexed = version in ("2", "3")
-        host: bytes | None = None
-        upgrade: list[bytes] = []
-        connection: list[bytes] = []
-        keys: list[bytes] = []
-        ws_versions: list[bytes] = []
-        origins: list[bytes] = []
-        pairs: _Pairs = headers
-        for raw_name, value in pairs:
-            name = raw_name.lower()
-            if name == b"host":
-                if host is None:
-                    host = value
-            elif name == b"upgrade":
-                upgrade.append(value)
-            elif name == b"connection":
-                connection.append(value)
-            elif name == b"sec-websocket-key":
-                keys.append(value)
-            elif name == b"sec-websocket-version":
-                if value == b"13":
-                    ws_versions.append(value)
-                else:
-                    ws_versions.extend(v.strip(b" \t") for v in value.split(b",") if v.strip(b" \t"))
-            elif name == b"origin":
-                origins.append(value)
+        if not validate:
+            refusal = self.origin_refusal(http_version, headers)
+            if refusal is not None:
+                return refusal
+            return ACCEPT_H2 if multiplexed else ACCEPT_UNCHECKED
+        fields = _fields(headers, _HANDSHAKE_FIELDS)
+        hosts = fields.get(b"host", [])
+        upgrade = fields.get(b"upgrade", [])
+        keys = fields.get(b"sec-websocket-key", [])
+        ws_versions = [
+            v.strip(b" \t")
+            for value in fields.get(b"sec-websocket-version", ())
+            for v in value.split(b",")
+            if v.strip(b" \t")
+        ]
         if not multiplexed:
             if method != "GET":  # RFC 9110 §9.1: methods are case-sensitive
                 return REJECT_METHOD
@@ -579,22 +597,55 @@ class Policy:
                 b"websocket" in _upgrade_protocols(value) for value in upgrade
             ):
                 return REJECT_UPGRADE
-            if not self.tokens(connection).upgrade:  # cached for the usual values
+            if not self.tokens(fields.get(b"connection", [])).upgrade:  # cached for the usual values
                 return REJECT_CONNECTION
         if ws_versions != [b"13"]:
             return REJECT_WS_VERSION
         if not multiplexed:
             if len(keys) != 1 or not _valid_websocket_key(keys[0]):
                 return REJECT_KEY
-            if host is None:
+            if not hosts:
                 return REJECT_HOST
-        if not self.origins.allows_any and (
-            len(origins) > 1 or not self.origins.allows(origins[0] if origins else None, host)
-        ):
-            return REJECT_CROSS_ORIGIN if self.origins.same_origin_only else REJECT_ORIGIN
+        host = _request_host(hosts, multiplexed)
+        if host is None and hosts:
+            return REJECT_BAD_HOST
+        refusal = self.origins.refusal(fields.get(b"origin", []), host)
+        if refusal is not None:
+            return refusal
         if multiplexed:
             return ACCEPT_H2
         return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])
+
+    def origin_refusal(self, http_version: str, headers: Iterable[Header]) -> HandshakeVerdict | None:
+        """The 403 for a WebSocket handshake's Origin, or ``None`` when the policy admits it.
+
+        The Origin policy asked alone, whatever else the handshake says: same origin by
+        default, else the allow-list (:class:`OriginPolicy`; RFC 6455 §10.2). The request
+        names its host only by exactly one valid Host (or, over HTTP/2 and HTTP/3, every
+        ``host`` equal to the first): otherwise no Origin is its same origin. Never raises.
+        """
+        if self.origins.allows_any:
+            return None
+        fields = _fields(headers, _ORIGIN_FIELDS)
+        host = _request_host(fields.get(b"host", []), normalize_http_version(http_version) in ("2", "3"))
+        return self.origins.refusal(fields.get(b"origin", []), host)
+
+
+def _connection_values(policy: Policy, headers: Iterable[Header]) -> list[bytes]:
+    """The values of a response's Connection field, every line of it.
+
+    A line whose name is ``INVALID`` but reads as ``connection`` (white space around it,
+    RFC 9112 §5.1) counts too: it is removed, and what it nominates goes with it, so that
+    nothing leaves under a disguised Connection field (hypercorn trims such names after
+    the middleware ran, and would send both fields).
+    """
+    pairs: _Pairs = headers
+    values: list[bytes] = []
+    for name, value in pairs:
+        kind = policy.kind_of(name)
+        if kind == CONNECTION or (kind == INVALID and _read_as(name) == b"connection"):
+            values.append(value)
+    return values
 
 
 def _without_hop_by_hop(
@@ -647,7 +698,6 @@ def forwardable_headers(
             _DEFAULT_POLICY = Policy()
         policy = _DEFAULT_POLICY
     headers = list(headers)
-    pairs: _Pairs = headers
-    values = [value for name, value in pairs if name.lower() == b"connection"]
+    values = _connection_values(policy, headers)
     nominated = policy.tokens(values).nominated if values else _EMPTY
     return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)

@@ -19,6 +19,7 @@ from ._connection import (
 )
 from ._headers import (
     _NO_HEADERS,
+    _OWS,
     Header,
     _Pairs,
 )
@@ -32,7 +33,10 @@ _BASE64_ALPHABET: Final[bytes] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 _DEFAULT_PORTS: Final[dict[str, int]] = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _NO_DEFAULT_PORT: Final = -1
 _SCHEME_CHARS: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789+-."
-_NOT_IN_ORIGIN_HOST: Final[str] = "/\\@?# \t"
+_SWITCH_FIELDS: Final = frozenset({b"upgrade", b"sec-websocket-accept"})
+# Never in a host: a path, a query, a fragment, userinfo, white space, and a comma (the mark
+# of repeated Host lines a server joined, RFC 9110 §5.3: werkzeug and granian write "a,b").
+_NOT_IN_ORIGIN_HOST: Final[str] = "/\\@?# \t,"
 
 
 def websocket_accept(key: bytes) -> bytes:
@@ -91,6 +95,11 @@ def _reject(status: int, code: str, reason: str, *extra: Header) -> HandshakeVer
 REJECT_METHOD: Final = _reject(400, "not-get", "the method must be GET (RFC 6455 §4.2.1)")
 REJECT_VERSION: Final = _reject(400, "http-version", "HTTP/1.1 or higher is required (RFC 6455 §4.2.1)")
 REJECT_HOST: Final = _reject(400, "no-host", "the Host header is missing (RFC 6455 §4.2.1)")
+REJECT_BAD_HOST: Final = _reject(
+    400,
+    "bad-host",
+    "Host must be one field naming host[:port] (RFC 9112 §3.2; RFC 9113 §8.3.1: host equals the authority)",
+)
 REJECT_UPGRADE: Final = _reject(
     400, "no-upgrade-websocket", "Upgrade must include websocket (RFC 6455 §4.2.1)"
 )
@@ -111,6 +120,8 @@ REJECT_CROSS_ORIGIN: Final = _reject(
     403, "forbidden-origin", "the Origin is not this host's and no other origin is allowed (RFC 6455 §10.2)"
 )
 ACCEPT_H2: Final = HandshakeVerdict(True, 200, "ok", "accepted (RFC 8441)")
+ACCEPT_UNCHECKED: Final = HandshakeVerdict(True, 101, "ok", "the Origin is admitted; the rest is not checked")
+"""An HTTP/1.x handshake judged by its Origin alone (``ws_validate`` off): the server checks the rest."""
 
 
 def _split_origin(origin: str) -> tuple[str, str, int] | None:
@@ -121,7 +132,7 @@ def _split_origin(origin: str) -> tuple[str, str, int] | None:
     scheme without a default port (``capacitor://localhost``) and no port given gets
     port -1, so it matches only itself. ``None`` for anything else; never raises.
     """
-    scheme, sep, rest = origin.strip().lower().partition("://")
+    scheme, sep, rest = origin.strip(" \t").lower().partition("://")  # RFC 9110 §5.5: OWS only
     if not sep or not _is_scheme(scheme):
         return None
     authority = _split_authority(rest)
@@ -135,8 +146,8 @@ def _split_authority(text: str) -> tuple[str, int | None] | None:
     """``host[:port]`` (RFC 3986 §3.2.2-3.2.3) → (lower-case host, port or ``None`` if not named).
 
     The host part of an origin and the value of a Host field share this form. Userinfo,
-    a path, a query, a fragment, white space or a port outside 0-65535 give ``None``;
-    never raises.
+    a path, a query, a fragment, white space, a comma, a byte that is not printable or a
+    port outside 0-65535 give ``None``; never raises.
     """
     text = text.lower()
     if not text or not text.isprintable() or any(char in _NOT_IN_ORIGIN_HOST for char in text):
@@ -169,19 +180,60 @@ def _split_authority(text: str) -> tuple[str, int | None] | None:
 def same_origin(origin: bytes, host: bytes | None) -> bool:
     """Whether a browser's Origin names the host the request was sent to (its Host field).
 
-    Hosts compare case-insensitively; ports only when the Origin names one (a Host with
-    a port the Origin does not name still matches); schemes never, since behind a proxy
-    that ends TLS the application sees plain HTTP while the page was https. ``null``,
-    a value that is not an origin, or no Host at all: not the same origin.
+    Hosts compare case-insensitively, and ports are compared too, each side's default
+    made explicit: an Origin's port is its own or its scheme's default (RFC 6454 §4: 80 for http and
+    ws, 443 for https and wss), and a Host that names no port matches an Origin on its
+    scheme's default port. So ``http://localhost`` is not ``localhost:8000``: a page on
+    one port of a host is another origin than an application on another port. Schemes
+    are never compared, since behind a proxy that ends TLS the application sees plain
+    HTTP while the page was https. Only space and tab may surround either value (RFC
+    9110 §5.5). ``null``, a value that is not an origin, or no Host at all: not the
+    same origin.
     """
     if host is None:
         return False
-    scheme, sep, rest = origin.decode("latin-1").strip().partition("://")
-    theirs = _split_authority(rest) if sep and _is_scheme(scheme.lower()) else None
-    ours = _split_authority(host.decode("latin-1").strip())
+    theirs = _split_origin(origin.decode("latin-1"))
+    ours = _split_authority(host.strip(_OWS).decode("latin-1"))
     if theirs is None or ours is None:
         return False
-    return theirs[0] == ours[0] and (theirs[1] is None or theirs[1] == ours[1])
+    scheme, name, port = theirs
+    host_name, host_port = ours
+    if name != host_name:
+        return False
+    if host_port is None:  # on the default port: the Origin must be on its scheme's default too
+        return port == _DEFAULT_PORTS.get(scheme)  # a scheme with none matches no such Host
+    return port == host_port
+
+
+def _fields(headers: Iterable[Header], names: frozenset[bytes]) -> dict[bytes, list[bytes]]:
+    """The values of the fields named in ``names`` (lower-case), every line, in order."""
+    found: dict[bytes, list[bytes]] = {}
+    pairs: _Pairs = headers
+    for name, value in pairs:
+        lower = name.lower()
+        if lower in names:
+            found.setdefault(lower, []).append(value)
+    return found
+
+
+def _request_host(hosts: Sequence[bytes], multiplexed: bool) -> bytes | None:
+    """The one authority a request's Host fields name (space and tab trimmed), or ``None``.
+
+    HTTP/1.x: exactly one Host line whose value is ``host[:port]`` (RFC 9112 §3.2: a
+    server must answer 400 to more than one, or to an invalid one; RFC 6455 §4.2.1).
+    HTTP/2 and HTTP/3: a server may copy ``:authority`` into ``host``; a ``host`` that
+    differs from it makes the request malformed (RFC 9113 §8.3.1, RFC 9114 §4.3.1), so
+    every entry must equal the first. ``None`` when there is none, or when they do not
+    name one valid authority.
+    """
+    if not hosts or (len(hosts) > 1 and not multiplexed):
+        return None
+    first = hosts[0]
+    for other in hosts:
+        if other != first:
+            return None
+    value = first.strip(_OWS)
+    return value if _split_authority(value.decode("latin-1")) is not None else None
 
 
 def _is_scheme(scheme: str) -> bool:
@@ -193,8 +245,8 @@ class OriginPolicy:
     """Which browser origins may open a WebSocket (RFC 6455 §10.2, RFC 6454).
 
     With no pattern at all (the default) only the same origin is admitted
-    (:func:`same_origin`: the Origin's host, and its port when it names one, equal the
-    request's Host), as gorilla/websocket, python-socketio and Django Channels do by
+    (:func:`same_origin`: the Origin's host and port, default ports made explicit, equal
+    the request's Host), as gorilla/websocket, python-socketio and Django Channels do by
     default: without it, any page on any site could open a WebSocket with the user's
     cookies (cross-site WebSocket hijacking). Patterns are exact origins
     (``https://app.example.com``), wildcard subdomains (``https://*.example.com``: any
@@ -262,7 +314,7 @@ class OriginPolicy:
             return True
         if self._same_origin:
             return same_origin(origin, host)
-        text = origin.decode("latin-1").strip()
+        text = origin.decode("latin-1").strip(" \t")  # RFC 9110 §5.5: OWS is space and tab only
         if text.lower() == "null":
             return self._allow_null
         parts = _split_origin(text)
@@ -276,6 +328,19 @@ class OriginPolicy:
             for w_scheme, suffix, w_port in self._wildcards
         )
 
+    def refusal(self, origins: Sequence[bytes], host: bytes | None) -> HandshakeVerdict | None:
+        """The 403 for a handshake with these Origin lines, or ``None`` when it may proceed.
+
+        ``host`` is the one authority the request names (``None`` when it names none
+        validly, which no Origin matches). More than one Origin line is refused: a
+        browser sends exactly one (RFC 6454 §7.3, RFC 6455 §4.1 item 8).
+        """
+        if self._any:
+            return None
+        if len(origins) > 1 or not self.allows(origins[0] if origins else None, host):
+            return REJECT_CROSS_ORIGIN if self._same_origin else REJECT_ORIGIN
+        return None
+
 
 def check_switching_protocols(
     request: RequestFacts, response_headers: Sequence[Header], key: bytes | None
@@ -288,15 +353,9 @@ def check_switching_protocols(
     """
     if not request.upgrade_requested:
         return "101 Switching Protocols sent to a request that asked for no upgrade (RFC 9110 §7.8)"
-    chosen: list[bytes] = []
-    accept: list[bytes] = []
-    pairs: _Pairs = response_headers
-    for name, value in pairs:
-        lower = name.lower()
-        if lower == b"upgrade":
-            chosen.extend(_upgrade_protocols(value))
-        elif lower == b"sec-websocket-accept":
-            accept.append(value.strip(b" \t"))
+    fields = _fields(response_headers, _SWITCH_FIELDS)
+    chosen = [protocol for value in fields.get(b"upgrade", ()) for protocol in _upgrade_protocols(value)]
+    accept = [value.strip(_OWS) for value in fields.get(b"sec-websocket-accept", ())]
     if not chosen:
         return "101 Switching Protocols without an Upgrade field (RFC 9110 §15.2.2)"
     for protocol in chosen:

@@ -13,6 +13,10 @@ Both middlewares are built with no keyword options, so every setting comes from 
   ``http_version``);
 * ``/nominate``: a response whose own Connection field nominates protected fields and
   ``X-Hop`` (``Connection: set-cookie, content-type, x-hop``), beside Set-Cookie and X-Hop;
+* ``/disguise?n=NAME&v=VALUE`` (repeatable, URL-encoded, latin-1): ``ok`` with Content-Length,
+  ``X-Secret: s3cret`` and each ``NAME: VALUE`` field exactly as given, so that a name with
+  white space around it (``connection%20``) reaches the middleware as an application
+  copying an upstream's fields would send it;
 * ``/stats``: JSON ``{"table": N, "limit": TABLE_LIMIT, "stats": {...}}``, N being the
   number of connections the middleware's lifecycle table tracks right now;
 * WebSocket on any path: accept, echo text messages as ``echo:<text>`` until the client
@@ -20,7 +24,9 @@ Both middlewares are built with no keyword options, so every setting comes from 
 
 ``wsgi_app`` (gunicorn), behind :class:`connmw.wsgi.ConnectionMiddleware`: ``/echo`` as
 above from the environ (``HTTP_*`` entries, ``CONTENT_LENGTH`` and ``CONTENT_TYPE`` given
-back their header names), anything else ``ok``.
+back their header names), ``/disguise`` as above, anything else ``ok``.
+
+``bare_asgi_app`` and ``bare_wsgi_app`` are the same applications without connmw.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qs
 
 from connmw import wsgi as connmw_wsgi
 from connmw.asgi import ConnectionMiddleware, Receive, Scope, Send, request_facts
@@ -81,6 +88,13 @@ async def _websocket(receive: Receive, send: Send) -> None:
         await send({"type": "websocket.send", "text": "echo:" + text})
 
 
+def _disguised(query: str) -> list[tuple[str, str]]:
+    """The fields ``/disguise`` answers with, names and values exactly as the query gives them."""
+    asked = parse_qs(query, keep_blank_values=True, encoding="latin-1")
+    named = list(zip(asked.get("n", []), asked.get("v", []), strict=False))
+    return [("Content-Type", "text/plain"), ("Content-Length", "2"), ("X-Secret", "s3cret"), *named]
+
+
 async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
@@ -117,6 +131,13 @@ async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send(_OK_BODY)
         return
+    if path == "/disguise":
+        await _read_body(receive)
+        fields = _disguised(scope.get("query_string", b"").decode("latin-1"))
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send(_OK_BODY)
+        return
     if path == "/stats":
         await _read_body(receive)
         # The lifecycle table is private to the middleware; its size is what is bounded.
@@ -130,11 +151,15 @@ async def _inner(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 asgi_app = ConnectionMiddleware(_inner)
+bare_asgi_app = _inner  # the same routes without connmw, to show what a server does alone
 
 
 def _wsgi_inner(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if environ.get("PATH_INFO") == "/disguise":
+        start_response("200 OK", _disguised(environ.get("QUERY_STRING", "")))
+        return [b"ok"]
     if environ.get("PATH_INFO") != "/echo":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
@@ -158,3 +183,4 @@ def _wsgi_inner(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]
 
 
 wsgi_app = connmw_wsgi.ConnectionMiddleware(_wsgi_inner)
+bare_wsgi_app = _wsgi_inner

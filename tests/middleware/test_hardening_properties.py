@@ -10,6 +10,9 @@ Whatever the client sends and whatever the application answers:
   ``upgrade``), its Keep-Alive hint beside ``keep-alive``, and the application's Upgrade
   on a legitimate 101; never a second Connection line, and nothing of the kind on
   HTTP/2 and HTTP/3;
+* no field whose name is not a token reaches the client (white space around a name
+  included, RFC 9110 §5.1), and one that reads ``connection`` once trimmed nominates as
+  the Connection field does;
 * protected fields (Host, Content-Length, Authorization, X-Forwarded-*, …) always reach
   the client, in order, and so does every other end-to-end field; the body is intact;
 * with ``strip_request_headers`` the application sees the request without hop-by-hop
@@ -120,6 +123,16 @@ _TCHAR = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _KEEP_ALIVE_HINT = re.compile(rb"timeout=\d+(, max=\d+)?")
 
 
+def valid_name(name: bytes) -> bool:
+    """RFC 9110 §5.1: a field name is a token; anything else (white space around it too) is removed."""
+    return _TCHAR.fullmatch(name) is not None
+
+
+def reads_as_connection(name: bytes) -> bool:
+    """A Connection field, or one disguised by white space a server would trim (RFC 9112 §5.1)."""
+    return name.strip(b" \t\r\n\x0b\x0c").lower() == b"connection"
+
+
 def tokens(values: Iterable[bytes]) -> list[bytes]:
     """The valid tokens of Connection lines, lower-case, duplicates kept."""
     found: list[bytes] = []
@@ -216,9 +229,14 @@ def header_lists(
 
 
 client_names = token_names
+# Names with white space around them, as an app copying an upstream's fields may send.
+disguised_names = st.tuples(
+    st.sampled_from(NAME_POOL), st.sampled_from([b" ", b"\t", b"\x0b"]), st.booleans()
+).map(lambda p: p[1] + p[0] if p[2] else p[0] + p[1])
 app_names = st.one_of(
     st.tuples(st.sampled_from(NAME_POOL), st.integers(0, 2)).map(lambda p: _cased(*p)),
     st.binary(min_size=1, max_size=4),
+    disguised_names,
 )
 versions = st.one_of(
     st.sampled_from(["1.1", "1.1", "1.0", "2", "3"]), st.sampled_from(["0.9", "", "HTTP/1.1"])
@@ -262,7 +280,8 @@ def check_response(
     not be announced (the server decides, as granian does for HTTP/1.0 keep-alive).
     """
     lower = [(name.lower(), value) for name, value in out]
-    app_connection = [value for name, value in app if name.lower() == b"connection"]
+    assert all(valid_name(name) for name, _ in out), out
+    app_connection = [value for name, value in app if reads_as_connection(name)]
     nominated = oracle.nominated(app_connection)
     client_connection = [value for name, value in client if name == b"connection"]
     client_upgrade = [value for name, value in client if name == b"upgrade"]
@@ -301,7 +320,11 @@ def check_response(
 
     # Everything end-to-end arrives, in order: protected fields always.
     def end_to_end(headers: list[Header]) -> list[Header]:
-        return [(n, v) for n, v in headers if n.lower() not in oracle.stripped and n.lower() not in nominated]
+        return [
+            (n, v)
+            for n, v in headers
+            if valid_name(n) and n.lower() not in oracle.stripped and n.lower() not in nominated
+        ]
 
     sent = end_to_end(out)
     if status < 200 or status in (204, 304):  # RFC 9110 §8.6; a 304's would fail on httptools
@@ -311,7 +334,7 @@ def check_response(
         assert [n.lower() for n, _ in sent].count(b"content-length") == 1, out
         sent = [(n, v) for n, v in sent if n.lower() != b"content-length"]
     assert sent == end_to_end(app), (app, out)
-    assert [h for h in app if oracle.protected(h[0].lower())] == [
+    assert [h for h in app if valid_name(h[0]) and oracle.protected(h[0].lower())] == [
         h for h in sent if oracle.protected(h[0].lower())
     ]
 
@@ -580,11 +603,14 @@ def asgi_websocket_property(
     accepts = [m for m in server.sent if m["type"] == "websocket.accept"]
     assert len(accepts) == 1
     out = list(accepts[0]["headers"])
-    nominated = oracle.nominated([v for n, v in accept_headers if n.lower() == b"connection"])
+    nominated = oracle.nominated([v for n, v in accept_headers if reads_as_connection(n)])
     for name, _ in out:
         assert name.lower() not in oracle.stripped, out  # the server writes Upgrade/Connection itself
         assert name.lower() not in nominated, out
-    expected = [(n, v) for n, v in accept_headers if n.lower() not in oracle.stripped | nominated]
+        assert valid_name(name), out
+    expected = [
+        (n, v) for n, v in accept_headers if valid_name(n) and n.lower() not in oracle.stripped | nominated
+    ]
     assert out == expected
 
 

@@ -1,7 +1,8 @@
 """Same-origin WebSocket handshakes by default, on real servers and in a real browser.
 
 With no ``CONNMW_WS_ALLOWED_ORIGINS`` a browser page may open a WebSocket to a wrapped
-app only from the app's own host (and port, when the Origin names one): cross-site
+app only from the app's own host and port (an Origin naming no port is on its scheme's
+default, 80 or 443, and so is a Host naming none): cross-site
 WebSocket hijacking is refused with 403, as gorilla/websocket, python-socketio and Django
 Channels refuse it by default. Requests without Origin (non-browser clients) pass;
 ``CONNMW_WS_ALLOWED_ORIGINS=*`` admits every origin again.
@@ -97,6 +98,7 @@ def case(port: int, kind: str) -> tuple[str | None, str | None]:
         "no-origin": (None, None),
         "https-page-behind-a-tls-ending-proxy": (f"https://{own}", None),
         "origin-without-port-same-host": (f"http://{LOOPBACK}", None),
+        "origin-and-host-on-the-default-port": (f"http://{LOOPBACK}", LOOPBACK),
         "host-in-another-case": ("http://LOCALHOST", "localhost"),
     }[kind]
 
@@ -108,7 +110,8 @@ DEFAULT_VERDICTS = [
     pytest.param("null", 403, id="null-403"),
     pytest.param("no-origin", 101, id="no-origin-101"),
     pytest.param("https-page-behind-a-tls-ending-proxy", 101, id="https-page-behind-tls-proxy-101"),
-    pytest.param("origin-without-port-same-host", 101, id="origin-naming-no-port-101"),
+    pytest.param("origin-without-port-same-host", 403, id="origin-naming-no-port-is-on-port-80-403"),
+    pytest.param("origin-and-host-on-the-default-port", 101, id="origin-and-host-naming-no-port-101"),
     pytest.param("host-in-another-case", 101, id="hosts-compare-case-insensitively-101"),
 ]
 
