@@ -36,7 +36,7 @@ _SCHEME_CHARS: Final[str] = "abcdefghijklmnopqrstuvwxyz0123456789+-."
 _SWITCH_FIELDS: Final = frozenset({b"upgrade", b"sec-websocket-accept"})
 # Never in a host: a path, a query, a fragment, userinfo, white space, and a comma (the mark
 # of repeated Host lines a server joined, RFC 9110 §5.3: werkzeug and granian write "a,b").
-_NOT_IN_ORIGIN_HOST: Final[str] = "/\\@?# \t,"
+_NOT_IN_ORIGIN_HOST: Final = frozenset("/\\@?# \t,")
 
 
 def websocket_accept(key: bytes) -> bytes:
@@ -150,7 +150,7 @@ def _split_authority(text: str) -> tuple[str, int | None] | None:
     port outside 0-65535 give ``None``; never raises.
     """
     text = text.lower()
-    if not text or not text.isprintable() or any(char in _NOT_IN_ORIGIN_HOST for char in text):
+    if not text or not text.isprintable() or not _NOT_IN_ORIGIN_HOST.isdisjoint(text):
         return None
     if text.startswith("["):  # IPv6 literal, RFC 3986 §3.2.2
         host, bracket, tail = text.partition("]")
