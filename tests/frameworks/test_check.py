@@ -82,3 +82,32 @@ def test_check_says_what_a_framework_needs(tmp_path: Path, case: str) -> None:
     done = run_check("project_app:app", cwd=tmp_path)  # the user's project is the working directory
     assert done.returncode == 2, done.stdout + done.stderr
     assert advice in done.stderr
+
+
+DOC_ROWS = {
+    "starlette": "[Starlette]",
+    "fastapi": "[FastAPI]",
+    "django-asgi": "[Django `asgi.py`]",
+    "quart": "[Quart]",
+    "litestar": "[Litestar]",
+    "falcon-asgi": "[Falcon `falcon.asgi.App`]",
+    "blacksheep": "[BlackSheep]",
+    "channels": "[Django Channels]",
+    "socketio-asgi": "[python-socketio `ASGIApp`]",
+    "flask": "[Flask]",
+    "django-wsgi": "[Django `wsgi.py`]",
+    "falcon-wsgi": "[Falcon `falcon.App`]",
+    "pyramid": "[Pyramid]",
+    "bottle": "[Bottle]",
+    "socketio-wsgi": "[python-socketio `WSGIApp`]",
+}
+
+
+def test_docs_have_a_row_for_every_framework_tested() -> None:
+    """docs/frameworks.md's table: one row per framework of the table, with its interface."""
+    text = (ROOT / "docs" / "frameworks.md").read_text(encoding="utf-8")
+    assert sorted(DOC_ROWS) == sorted(f.name for f in FRAMEWORKS)
+    for framework in FRAMEWORKS:
+        rows = [line for line in text.splitlines() if line.startswith(f"| {DOC_ROWS[framework.name]}(")]
+        assert len(rows) == 1, framework.name
+        assert f"| {framework.interface.upper()} |" in rows[0], rows[0]
