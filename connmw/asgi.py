@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
-from typing import Any, Final, final, overload
+from typing import Any, Final, final
 
 from ._base import Core, wrapped_app
 from .config import Config
@@ -114,26 +114,15 @@ class ConnectionMiddleware:
     """
 
     # ``app`` positionally or as ``app=``: Starlette's ``add_middleware`` passes it positionally
-    # and its factory protocol has ``app, /`` (a plain positional-or-keyword ``app`` fails it
-    # under mypy, since ``**options`` could hold a second one); Litestar's
-    # ``DefineMiddleware`` passes ``app=``. Two overloads say both; the implementation takes
-    # each apart, so that an ``app`` keyword never reaches the options (connmw._base.wrapped_app).
-    # mypy finds no implementation signature that accepts both overloads (their ``**options``
-    # overlap), hence the ignore; tests/frameworks/test_typing.py checks what users see.
-    @overload
-    def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None: ...
-    @overload
-    def __init__(self, *, app: ASGIApp, config: Config | None = None, **options: Any) -> None: ...
-    def __init__(  # type: ignore[misc]
-        self,
-        given: ASGIApp | None = None,
-        /,
-        *,
-        app: ASGIApp | None = None,
-        config: Config | None = None,
-        **options: Any,
+    # and types its factory as ``(app, /, **options)``, which a positional-or-keyword ``app``
+    # fails under mypy (``**options`` could hold a second one); Litestar's ``DefineMiddleware``
+    # passes ``app=``. So ``app`` is positional-only here and a keyword ``app`` is taken out
+    # of the options (connmw._base.wrapped_app), never read as one. Overloads would type both
+    # ways apart, but mypyc cannot compile an overloaded ``__init__``.
+    def __init__(
+        self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any
     ) -> None:
-        self.app: ASGIApp = wrapped_app(given, app)
+        self.app: ASGIApp = wrapped_app(app, options.pop("app", None))
         core = self._core = Core(config, options)
         # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
         self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
