@@ -78,7 +78,8 @@ class ConnectionMiddleware:
     * Passes lifespan and unknown scope types through untouched.
 
     Args:
-        app: the ASGI application to wrap.
+        app: the ASGI application to wrap, positionally or as ``app=`` (Litestar's
+            ``DefineMiddleware``); any framework's (docs/frameworks.md).
         config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
             give either this or keyword options, not both.
         **options: any setting of the README's configuration table (``strict``, ``enabled``,
