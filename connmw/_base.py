@@ -9,7 +9,7 @@ in a ``__dict__``, looked up by name on every request).
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import Any, TypeVar, final
 
 from .config import Config, load_config
 from .errors import ConfigError
@@ -17,7 +17,9 @@ from .lifecycle import Lifecycle
 from .report import Reporter
 from .rules import Policy
 
-__all__ = ["Core"]
+__all__ = ["Core", "wrapped_app"]
+
+App = TypeVar("App")
 
 
 @final
@@ -42,3 +44,19 @@ class Core:
         self.strip_request: bool = self.config.strip_request_headers
         self.buffer_limit: int = self.config.http10_buffer_bytes
         self.ready_path: str | None = self.config.ready_path if self.enabled else None
+
+
+
+def wrapped_app(given: App | None, keyword: App | None) -> App:
+    """The application to wrap, given positionally (``given``) or as ``app=`` (``keyword``).
+
+    Frameworks build middlewares both ways: Starlette's ``add_middleware`` positionally,
+    Litestar's ``DefineMiddleware`` with ``app=``. Both at once, or neither, is the
+    caller's mistake: a ``TypeError``, as Python raises for any function.
+    """
+    if given is not None and keyword is not None:
+        raise TypeError("ConnectionMiddleware() got two applications: one positionally and one as app=")
+    app = keyword if given is None else given
+    if app is None:
+        raise TypeError("ConnectionMiddleware() missing the application to wrap: 'app'")
+    return app

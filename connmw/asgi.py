@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core
+from ._base import Core, wrapped_app
 from .config import Config
 from .errors import ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
@@ -37,7 +37,13 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ASGIApp = Callable[[Any, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+"""Any ASGI application, whatever types its framework writes it with.
+
+Starlette types scopes and messages as mappings; Litestar, Quart (hypercorn's types) and Falcon
+as TypedDicts, which no mapping type covers. The middleware takes any of them and is one of
+each to a type checker (Starlette's middleware factory protocol is written the same way).
+"""
 
 STATE_KEY: Final = "connmw"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published: ``scope["state"]["connmw"]``."""
@@ -72,7 +78,8 @@ class ConnectionMiddleware:
     * Passes lifespan and unknown scope types through untouched.
 
     Args:
-        app: the ASGI application to wrap.
+        app: the ASGI application to wrap, positionally or as ``app=`` (Litestar's
+            ``DefineMiddleware``); any framework's (docs/frameworks.md).
         config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
             give either this or keyword options, not both.
         **options: any setting of the README's configuration table (``strict``, ``enabled``,
@@ -107,11 +114,17 @@ class ConnectionMiddleware:
     answer stands. What each server allows, measured: docs/servers.md.
     """
 
-    def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
-        # ``app`` is positional-only so that type checkers accept the class in
-        # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
+    # ``app`` positionally or as ``app=``: Starlette's ``add_middleware`` passes it positionally
+    # and types its factory as ``(app, /, **options)``, which a positional-or-keyword ``app``
+    # fails under mypy (``**options`` could hold a second one); Litestar's ``DefineMiddleware``
+    # passes ``app=``. So ``app`` is positional-only here and a keyword ``app`` is taken out
+    # of the options (connmw._base.wrapped_app), never read as one. Overloads would type both
+    # ways apart, but mypyc cannot compile an overloaded ``__init__``.
+    def __init__(
+        self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any
+    ) -> None:
+        self.app: ASGIApp = wrapped_app(app, options.pop("app", None))
         core = self._core = Core(config, options)
-        self.app = app
         # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
         self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
         # What every request reads, one attribute load away.
@@ -137,7 +150,10 @@ class ConnectionMiddleware:
         """Counters of corrections, refused handshakes and closed connections."""
         return self._core.reporter.stats
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(
+        self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
         if scope["type"] != "http" or not self._plain:
             if not self._core.enabled:
                 await self.app(scope, receive, send)
