@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core
-from .config import Config
-from .errors import ForbiddenBodyError, ForbiddenHeaderError
+from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested
+from .config import Config, check_environment
+from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .report import Stats
+from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
@@ -41,6 +41,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 STATE_KEY: Final = "connmw"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published: ``scope["state"]["connmw"]``."""
+
+check_environment()  # a CONNMW_* typo stops the import, before any framework builds a middleware
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -79,7 +81,11 @@ class ConnectionMiddleware:
             ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
             ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
             …). A keyword wins over its ``CONNMW_*`` variable; bad values raise
-            :class:`connmw.ConfigError` here, never at the first request.
+            :class:`connmw.ConfigError` here, never at the first request. Built inside a
+            running server (Starlette's and FastAPI's ``add_middleware``: the stack is
+            built on the first ASGI call), it cannot raise to stop start-up: it fails the
+            lifespan startup with the message instead (uvicorn and hypercorn exit), and
+            raises the error on every request.
 
     With ``strict`` on, a header connmw would have removed raises
     :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
@@ -110,10 +116,28 @@ class ConnectionMiddleware:
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
         # ``app`` is positional-only so that type checkers accept the class in
         # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
-        core = self._core = Core(config, options)
         self.app = app
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
-        self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._failure: str | None = None  # a bad setting, met while a server already ran
+        try:
+            core = Core(config, options)
+        except ConfigError as error:
+            if not built_by_a_running_server():
+                raise
+            core, self._failure = Core(Config(enabled=False), {}), str(error)
+            logger.error(
+                "connmw built inside a running server: %s; its lifespan startup fails and "
+                "every request raises this error",
+                error,
+            )
+        self._core = core
+        if isinstance(app, ConnectionMiddleware):
+            warn_nested("one ConnectionMiddleware built around another")
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits. The
+        # first request is looked at for an outer connmw's facts first (then sent on its way),
+        # so that this costs the later ones nothing.
+        self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._plain = False
+        self._unseen = core.enabled
         # What every request reads, one attribute load away.
         self._rules = core.policy
         self._ready = core.ready_path
@@ -140,8 +164,17 @@ class ConnectionMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._plain:
             if not self._core.enabled:
+                if self._failure is not None:
+                    await refuse_to_run(self._failure, scope, receive, send)
+                    return
                 await self.app(scope, receive, send)
             elif scope["type"] == "http":
+                if self._unseen:  # the first request, looked at once; then on the usual path
+                    self._unseen, self._plain = False, self._plain_later
+                    if request_facts(scope) is not None:
+                        warn_nested("an outer connmw already read this request")
+                    await self(scope, receive, send)
+                    return
                 await self._call_unusual(scope, receive, send)
             elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)

@@ -1071,6 +1071,20 @@ def test_behind_starlettes_own_middlewares_hypercorn_max_requests_closes_once(
         assert connection.is_closed(wait=2.0)
 
 
+@pytest.mark.parametrize("name", ["example-fastapi", "example-starlette", "example-starlette-daphne"])
+def test_stats_reach_a_middleware_add_middleware_built(servers: Callable[[str], Server], name: str) -> None:
+    """Starlette and FastAPI build the instance themselves; connmw.stats() reaches it anyway."""
+    port = servers(name).port
+    before = json.loads(get(port, "/stats").body)["headers_stripped"].get("x-hop", 0)
+    assert "x-hop" not in names(get(port, "/hoppy"))
+    after = json.loads(get(port, "/stats").body)
+    assert after["headers_stripped"]["x-hop"] == before + 1
+    assert set(after) == {
+        "headers_stripped", "handshakes_rejected", "connections_closed", "request_abuse", "bodies_dropped",
+        "readiness",
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize("name", ["example-fastapi", "example-starlette"])
 def test_example_apps(servers: Callable[[str], Server], name: str) -> None:
     server = servers(name)

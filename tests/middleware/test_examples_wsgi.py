@@ -121,6 +121,16 @@ def test_keep_alive_said_and_done(servers: Callable[[str], Server], name: str) -
         assert not connection.is_closed(wait=0.2)
 
 
+@pytest.mark.parametrize("name", ["flask-gunicorn", "django-wsgi", "django-asgi"])
+def test_stats_reach_the_middleware_however_it_was_added(servers: Callable[[str], Server], name: str) -> None:
+    """Flask's wsgi_app, Django's wsgi.py and asgi.py: connmw.stats() sums every instance."""
+    port = servers(name).port
+    stats = "/stats/" if name.startswith("django") else "/stats"
+    before = json.loads(get(port, stats).body)["headers_stripped"].get("x-hop", 0)
+    assert "x-hop" not in get(port, PATHS[name][2]).header_names_lower()
+    assert json.loads(get(port, stats).body)["headers_stripped"]["x-hop"] == before + 1
+
+
 @pytest.mark.parametrize("name", FLASKS)
 def test_flask_websocket_echo(servers: Callable[[str], Server], name: str) -> None:
     server = servers(name)
