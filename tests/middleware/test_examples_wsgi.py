@@ -154,6 +154,17 @@ def test_flask_websocket_refused_before_the_app(servers: Callable[[str], Server]
     assert response.body.startswith(b"WebSocket handshake refused")
 
 
+@pytest.mark.parametrize("name", FLASKS)
+def test_flask_websocket_without_a_version_gets_426(servers: Callable[[str], Server], name: str) -> None:
+    """A WSGI server leaves the handshake to the app, so connmw answers RFC 6455's 426 (on ASGI
+    servers their own WebSocket stack answers 400 first: docs/policy.md)."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    headers = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key)]
+    response = get(servers(name).port, "/ws", headers=headers)
+    assert response.status == 426
+    assert response.header_values("sec-websocket-version") == ["13"]
+
+
 @pytest.mark.parametrize("path", ["/bare/hoppy", "/bare/stream", "/hoppy"])
 @pytest.mark.parametrize("name", FLASKS)
 def test_proxy_returns_a_clean_singly_framed_body(

@@ -9,7 +9,8 @@
   that an outer connmw already read. After that first request, plain requests take the
   hot path as before.
 * The one log line per removed header says which table removed it: hop-by-hop, the
-  application's Connection field, or ``strip_headers``.
+  application's Connection field, or ``strip_headers``, which removes the application's
+  own fields only: uvicorn's ``server: uvicorn`` never passes through connmw (on the wire).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import connmw
 from connmw import ForbiddenHeaderError, _base, report
 from connmw.asgi import ConnectionMiddleware as AsgiMiddleware
 from connmw.wsgi import ConnectionMiddleware as WsgiMiddleware
+from tests.wire import ServerPool, exchange, request_bytes, uvicorn_cmd
 
 
 @pytest.fixture(autouse=True)
@@ -249,3 +251,25 @@ def test_strict_mode_names_strip_headers_too() -> None:
     client.application.wsgi_app = WsgiMiddleware(app, strict=True, strip_headers=["server"])  # type: ignore[method-assign]
     with pytest.raises(ForbiddenHeaderError, match=r"'server', which strip_headers \(CONNMW_STRIP_HEADERS\)"):
         client.get("/", environ_base={"SERVER_SOFTWARE": "Granian"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "server_lines"),
+    [
+        pytest.param((), ["uvicorn"], id="uvicorn-writes-its-own"),
+        pytest.param(("--no-server-header",), [], id="its-own-option-removes-it"),
+    ],
+)
+def test_strip_headers_removes_the_apps_server_field_not_the_servers(
+    extra: tuple[str, ...], server_lines: list[str]
+) -> None:
+    env = {"CONNMW_STRIP_HEADERS": "server,x-powered-by"}
+    pool = ServerPool()
+    try:
+        app = "tests.apps.server_header_app:app"
+        server = pool(lambda port: uvicorn_cmd(app, port, extra=extra), env=env)
+        response = exchange(server.port, request_bytes())
+    finally:
+        pool.close()
+    assert response.header_values("server") == server_lines  # never "app/1.0"
+    assert response.header_values("x-powered-by") == []
