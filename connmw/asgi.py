@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core, wrapped_app
-from .config import Config
-from .errors import ForbiddenBodyError, ForbiddenHeaderError
+from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from .config import Config, check_environment
+from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .report import Stats
+from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
@@ -47,6 +47,8 @@ each to a type checker (Starlette's middleware factory protocol is written the s
 
 STATE_KEY: Final = "connmw"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published: ``scope["state"]["connmw"]``."""
+
+check_environment()  # a CONNMW_* typo stops the import, before any framework builds a middleware
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -86,7 +88,11 @@ class ConnectionMiddleware:
             ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
             ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
             …). A keyword wins over its ``CONNMW_*`` variable; bad values raise
-            :class:`connmw.ConfigError` here, never at the first request.
+            :class:`connmw.ConfigError` here, never at the first request. Built inside a
+            running server (Starlette's and FastAPI's ``add_middleware``: the stack is
+            built on the first ASGI call), it cannot raise to stop start-up: it fails the
+            lifespan startup with the message instead (uvicorn and hypercorn exit), and
+            raises the error on every request.
 
     With ``strict`` on, a header connmw would have removed raises
     :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
@@ -124,9 +130,27 @@ class ConnectionMiddleware:
         self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any
     ) -> None:
         self.app: ASGIApp = wrapped_app(app, options.pop("app", None))
-        core = self._core = Core(config, options)
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
-        self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._failure: str | None = None  # a bad setting, met while a server already ran
+        try:
+            core = Core(config, options)
+        except ConfigError as error:
+            if not built_by_a_running_server():
+                raise
+            core, self._failure = Core(Config(enabled=False), {}), str(error)
+            logger.error(
+                "connmw built inside a running server: %s; its lifespan startup fails and "
+                "every request raises this error",
+                error,
+            )
+        self._core = core
+        if isinstance(self.app, ConnectionMiddleware):
+            warn_nested("one ConnectionMiddleware built around another")
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits. The
+        # first request is looked at for an outer connmw's facts first (then sent on its way),
+        # so that this costs the later ones nothing.
+        self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._plain = False
+        self._unseen = core.enabled
         # What every request reads, one attribute load away.
         self._rules = core.policy
         self._ready = core.ready_path
@@ -156,8 +180,17 @@ class ConnectionMiddleware:
         # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
         if scope["type"] != "http" or not self._plain:
             if not self._core.enabled:
+                if self._failure is not None:
+                    await refuse_to_run(self._failure, scope, receive, send)
+                    return
                 await self.app(scope, receive, send)
             elif scope["type"] == "http":
+                if self._unseen:  # the first request, looked at once; then on the usual path
+                    self._unseen, self._plain = False, self._plain_later
+                    if request_facts(scope) is not None:
+                        warn_nested("an outer connmw already read this request")
+                    await self(scope, receive, send)
+                    return
                 await self._call_unusual(scope, receive, send)
             elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
