@@ -4,8 +4,9 @@ The check serves the application as it is; a clean report from an application th
 does not wrap says nothing about connmw. So the loaded object is looked into before it is
 served, the way each framework keeps its middleware: Starlette's and FastAPI's
 ``user_middleware`` (``add_middleware`` records the class and its keywords there and builds
-the instances later), Flask's ``wsgi_app``, and the ``.app`` attribute middlewares keep
-their application in (connmw's own, Starlette's, werkzeug's ProxyFix). Django's handlers,
+the instances later), Litestar's ``middleware`` list (``DefineMiddleware``), Flask's
+``wsgi_app`` and Quart's ``asgi_app``, and the ``.app`` attribute middlewares keep their
+application in (connmw's own, Starlette's, werkzeug's ProxyFix). Django's handlers,
 Flask's own ``wsgi_app`` and a Starlette application end a chain: behind them there is
 no middleware of this kind. Anything else (a function, an object of unknown shape) could
 call connmw from inside, so the answer is then "could not tell", never a guess.
@@ -24,6 +25,9 @@ __all__ = ["Wrapping", "wrapping"]
 
 _ADAPTERS = ("connmw.asgi", "connmw.wsgi")
 _DEPTH = 32  # middleware chains are short; a longer one is a cycle we did not see
+# The method a framework's application object serves through, which its documentation
+# replaces with a middleware around it: Flask's wsgi_app, Quart's asgi_app.
+_OWN_APP_METHODS = ("wsgi_app", "asgi_app")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,8 @@ class Wrapping:
         if self.wrapped is None:
             return [
                 f"connmw: could not tell whether connmw wraps this app ({self.looked}); connmw looks "
-                "into Starlette and FastAPI middleware, Flask's wsgi_app, Django's handlers and .app chains"
+                "into Starlette, FastAPI and Litestar middleware, Flask's wsgi_app, Quart's asgi_app, "
+                "Django's handlers and .app chains"
             ]
         if not self.wrapped:
             return [
@@ -101,16 +106,24 @@ def _walk(obj: Any, via: str, found: list[Found], depth: int, seen: set[int]) ->
             if _is_connmw(getattr(middleware, "cls", None)):
                 found.append(_from_keywords(f"{kind.__name__}'s add_middleware", middleware))
         return True, f"{kind.__name__}'s middleware list"
-    wsgi_app = getattr(obj, "wsgi_app", None)
-    if callable(wsgi_app):  # Flask: its own method, or what replaced it
-        if getattr(wsgi_app, "__self__", None) is obj and getattr(wsgi_app, "__name__", "") == "wsgi_app":
-            return True, f"{kind.__name__}'s own wsgi_app"
-        return _walk(wsgi_app, f"{kind.__name__}'s wsgi_app", found, depth + 1, seen)
+    if kind.__module__.startswith("litestar.") and isinstance(getattr(obj, "middleware", None), list):
+        for middleware in obj.middleware:  # DefineMiddleware(cls, **kwargs), or the class itself
+            cls = getattr(middleware, "middleware", middleware)
+            if _is_connmw(cls):
+                found.append(_from_keywords(f"{kind.__name__}'s middleware=[...]", middleware))
+        # Litestar runs these around each route handler, after routing (docs/frameworks.md)
+        return True, f"{kind.__name__}'s middleware list"
+    for name in _OWN_APP_METHODS:
+        inner_app = getattr(obj, name, None)
+        if callable(inner_app):  # Flask, Quart: their own method, or what replaced it
+            if getattr(inner_app, "__self__", None) is obj and getattr(inner_app, "__name__", "") == name:
+                return True, f"{kind.__name__}'s own {name}"
+            return _walk(inner_app, f"{kind.__name__}'s {name}", found, depth + 1, seen)
     if kind.__module__.startswith("django.core.handlers."):
         return True, f"Django's {kind.__name__}"
-    if getattr(obj, "__self__", None) is not None and getattr(obj, "__name__", "") == "wsgi_app":
-        owner = obj.__self__  # a Flask app's own wsgi_app, given as the target
-        return True, f"{type(owner).__name__}'s own wsgi_app"
+    if getattr(obj, "__self__", None) is not None and getattr(obj, "__name__", "") in _OWN_APP_METHODS:
+        owner = obj.__self__  # a Flask or Quart app's own method, given as the target
+        return True, f"{type(owner).__name__}'s own {obj.__name__}"
     inner = getattr(obj, "app", None)
     if callable(inner) and inner is not obj:
         return _walk(inner, f"inside {kind.__name__}", found, depth + 1, seen)

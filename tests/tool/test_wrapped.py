@@ -48,6 +48,27 @@ def flask(wrap: Callable[[Any], Any] | None = None) -> Flask:
     return app
 
 
+def quart(wrapped: bool) -> Any:
+    from quart import Quart  # noqa: PLC0415 (a test extra, as the frameworks' tests import it)
+
+    app = Quart(__name__)
+    if wrapped:
+        app.asgi_app = Asgi(app.asgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def litestar(*middleware: Any) -> Any:
+    from litestar import Litestar  # noqa: PLC0415
+
+    return Litestar(route_handlers=[], middleware=list(middleware))
+
+
+def define(**options: Any) -> Any:
+    from litestar.middleware import DefineMiddleware  # noqa: PLC0415
+
+    return DefineMiddleware(Asgi, **options)
+
+
 def wsgi(app: Any, **options: Any) -> Any:
     from connmw.wsgi import ConnectionMiddleware  # noqa: PLC0415 (imported as a user would)
 
@@ -83,6 +104,17 @@ CASES = [
     ),
     pytest.param(lambda: flask(ProxyFix), False, None, None, id="flask-without"),
     pytest.param(lambda: flask().wsgi_app, False, None, None, id="flask-wsgi-app-method"),
+    pytest.param(lambda: quart(True), True, "Quart's asgi_app", {}, id="quart"),
+    pytest.param(lambda: quart(False), False, None, None, id="quart-without"),
+    pytest.param(
+        lambda: litestar(define(strict=True)),
+        True,
+        "Litestar's middleware=[...]",
+        {"strict": True},
+        id="litestar",
+    ),
+    pytest.param(lambda: litestar(Asgi), True, "Litestar's middleware=[...]", {}, id="litestar-class"),
+    pytest.param(litestar, False, None, None, id="litestar-without"),
     pytest.param(lambda: function_app, None, None, None, id="a-function"),
     pytest.param(lambda: Asgi(function_app), True, AROUND, {}, id="asgi-around-a-function"),
 ]
