@@ -20,7 +20,7 @@ from .rules import (
     no_content_reason,
     readiness_answer,
 )
-from .servers import ServerProfile, recognise_asgi
+from .servers import UNKNOWN, ServerProfile, describe_asgi, recognise_asgi
 
 __all__ = [
     "STATE_KEY",
@@ -83,8 +83,9 @@ class ConnectionMiddleware:
 
     With ``strict`` on, a header connmw would have removed raises
     :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
-    development and tests. Read-only attributes: ``config``, ``policy`` and ``stats``
-    (counters of what was stripped, refused and closed).
+    development and tests. Read-only attributes: ``config``, ``policy``, ``stats``
+    (counters of what was stripped, refused and closed) and ``server_name`` (the server
+    profile in use, ``None`` before the first request).
 
     Usage (add it last, so that it is the outermost middleware and sees every header)::
 
@@ -110,17 +111,22 @@ class ConnectionMiddleware:
     def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
         # ``app`` is positional-only so that type checkers accept the class in
         # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
-        core = self._core = Core(config, options)
+        core = self._core = Core(config, options, "asgi")
         self.app = app
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
-        self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
-        # What every request reads, one attribute load away.
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits,
+        # a server recognised (until then every request takes _call_unusual, which
+        # recognises it; on a server not recognised every request is counted there).
+        self._plain_wanted = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._plain = False
+        # What every request reads, one attribute load away: the rules as the server lets
+        # connmw keep them (Policy.for_server), once the server is known.
         self._rules = core.policy
         self._ready = core.ready_path
         # The server, known from the first send it gives (one server per process): most need
-        # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
+        # nothing, some a hook (connmw.servers).
         self._server: ServerProfile | None = None
-        self._server_closes: Callable[[Send], bool] | None = self._first_closes
+        self._server_closes: Callable[[Send], bool] | None = None
+        self._counting = False  # a server not recognised: count its requests
 
     @property
     def config(self) -> Config:
@@ -136,6 +142,12 @@ class ConnectionMiddleware:
     def stats(self) -> Stats:
         """Counters of corrections, refused handshakes and closed connections."""
         return self._core.reporter.stats
+
+    @property
+    def server_name(self) -> str | None:
+        """The server profile connmw uses (``"unknown"`` when not recognised), or ``None``
+        before the first request."""
+        return None if self._server is None else self._server.name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._plain:
@@ -200,6 +212,10 @@ class ConnectionMiddleware:
     ) -> None:
         """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
+        if self._server is None:
+            self._recognise(send)
+        if self._counting:
+            self._core.reporter.unrecognised()
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -256,8 +272,9 @@ class ConnectionMiddleware:
         )
         if close or removed:
             self._account(facts, scope, close, removed, reason, framing=framing)
-        if server.persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
-            server.persist(send, not close, ())
+        persist = server.asgi_persist
+        if persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
+            persist(send, not close)
         if new is headers:
             return message
         return {**message, "headers": new}
@@ -265,15 +282,21 @@ class ConnectionMiddleware:
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
         server = self._server
-        if server is None:
-            server = self._server = recognise_asgi(send)
-            self._server_closes = server.closes_itself
-        return server
+        return self._recognise(send) if server is None else server
 
-    def _first_closes(self, send: Send) -> bool:
-        """``_server_closes`` until the server is known: recognise it, then ask it."""
-        closes = self._server_of(send).closes_itself
-        return closes is not None and closes(send)
+    def _recognise(self, send: Send) -> ServerProfile:
+        """Know the server (``CONNMW_SERVER``, or recognised from ``send``), once: its
+        rules, its hook, the hot path; log which profile it is."""
+        core = self._core
+        server = core.forced or recognise_asgi(send)
+        self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
+        self._server_closes = server.closes_itself
+        self._counting = server is UNKNOWN and core.forced is None
+        self._plain = self._plain_wanted and not self._counting
+        self._server = server
+        how = "CONNMW_SERVER" if core.forced is not None else describe_asgi(send)
+        core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        return server
 
     def _account(
         self,

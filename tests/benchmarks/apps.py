@@ -85,7 +85,8 @@ WSGI_ENVIRON: dict[str, Any] = {
     "SERVER_PROTOCOL": "HTTP/1.1",
     "SERVER_NAME": "example.com",
     "SERVER_PORT": "80",
-    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load; connmw reads it
+    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load
+    "gunicorn.socket": None,  # what recognises gunicorn, whose every environ has it
     "REMOTE_ADDR": "127.0.0.1",
     "HTTP_HOST": "example.com",
     "HTTP_CONNECTION": "keep-alive",

@@ -531,6 +531,7 @@ BAD_VALUES = {
     "CONNMW_MAX_REQUESTS_PER_CONNECTION": "0",
     "CONNMW_MAX_CONNECTION_AGE": "1.5",
     "CONNMW_READY_PATH": "healthz",
+    "CONNMW_SERVER": "apache",
 }
 NO_BAD_TEXT = {"CONNMW_DRAIN_FILE": "any text is a path; empty, 'none' or 'off' mean none"}
 ACCEPTED = {variable: accepted for variable, _, _, accepted in describe_options()}

@@ -1,4 +1,4 @@
-"""``connmw check --server NAME`` on the WSGI servers of the server table, end to end.
+"""``connmw check --server NAME`` on the WSGI servers of the launcher table, end to end.
 
 Each run is ``python -m connmw check tests.apps.wrapped_wsgi:routed --server NAME --json``
 in a subprocess from the repository root, as a user runs it: connmw starts the server
@@ -18,21 +18,22 @@ from typing import Any
 
 import pytest
 
+from connmw.tool._launchers import LAUNCHERS
 from connmw.tool._schema import CHECK_SCHEMA, validate
 from tests.wire import REPO_ROOT
 
 pytestmark = pytest.mark.timeout(120)
 
 APP = "tests.apps.wrapped_wsgi:routed"
-# --server NAME -> the package the server needs.
+# connmw check's default WSGI server (werkzeug), wsgiref and gunicorn run in
+# test_cli_check_demo.py; every other WSGI server of the launcher table runs here.
+ELSEWHERE = {"werkzeug", "wsgiref", "gunicorn"}
 SERVERS = {
-    "waitress": "waitress",
-    "cheroot": "cheroot",
-    "twisted": "twisted",
-    "uwsgi": "pyuwsgi",
-    "uwsgi-http-socket": "pyuwsgi",
-    "uwsgi-router": "pyuwsgi",
+    name: launcher.package
+    for name, launcher in LAUNCHERS.items()
+    if "wsgi" in launcher.interfaces and name not in ELSEWHERE
 }
+"""--server NAME -> the package the server needs (connmw.tool._launchers)."""
 
 
 def check(server: str) -> subprocess.CompletedProcess[str]:
