@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import importlib.metadata
 import importlib.util
 import itertools
@@ -36,7 +37,9 @@ import shutil
 import signal
 import socket
 import ssl
+import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +84,8 @@ __all__ = [
     "h2_request",
     "hypercorn_cmd",
     "make_tls_files",
+    "mod_wsgi_cmd",
+    "mod_wsgi_python",
     "nginx_binary",
     "request_bytes",
     "require_curl",
@@ -798,6 +803,8 @@ def required_module(argv: Sequence[str]) -> str | None:
     """
     if len(argv) >= 3 and argv[1] == "-c" and "pyuwsgi" in argv[2]:
         return "pyuwsgi"
+    if len(argv) >= 3 and argv[1] == "-c" and "mod_wsgi" in argv[2]:
+        return None  # mod_wsgi_cmd checks its own Python (mod_wsgi_python)
     if len(argv) < 3 or argv[1] != "-m":
         return None
     module = argv[2]
@@ -966,6 +973,71 @@ def cheroot_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
 def twisted_cmd(app: str, port: int) -> list[str]:
     """``twist web --wsgi``: Twisted's WSGI container (its thread pool) on the reactor."""
     return command("twisted", "wsgi", app, port)
+
+
+MOD_WSGI_REQUIRED = os.environ.get("MOD_WSGI_REQUIRED") == "1"
+"""CI sets ``MOD_WSGI_REQUIRED=1`` (``.ci/run``): Apache with mod_wsgi not usable is then a
+failure, not a skip."""
+
+
+def mod_wsgi_python() -> str:
+    """The Python that serves mod_wsgi: ``MOD_WSGI_PYTHON``, else this one; or skip saying why.
+
+    mod_wsgi embeds the Python it was built for. Started as root, ``mod_wsgi-express`` serves
+    as www-data, who must be able to read that Python and this checkout (a Python under
+    root's home is not readable): ``MOD_WSGI_PYTHON`` names one that is (``.ci/run`` makes
+    one where needed).
+    """
+    python = os.environ.get("MOD_WSGI_PYTHON") or sys.executable
+    reason = _mod_wsgi_unusable(python)
+    if reason is not None:
+        if MOD_WSGI_REQUIRED:
+            pytest.fail(f"MOD_WSGI_REQUIRED=1, but {reason}")
+        pytest.skip(reason)
+    return python
+
+
+@functools.lru_cache(maxsize=4)
+def _mod_wsgi_unusable(python: str) -> str | None:
+    if not (shutil.which("apache2") or shutil.which("httpd") or os.access("/usr/sbin/apache2", os.X_OK)):
+        return "Apache is not installed (apt-get install apache2 apache2-dev)"
+    found = subprocess.run(
+        [python, "-c", "import sys, mod_wsgi; print(sys.prefix); print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if found.returncode != 0:
+        return f"mod_wsgi is not installed for {python} (python -m pip install --no-cache-dir mod-wsgi)"
+    if getattr(os, "geteuid", lambda: 1)() != 0:
+        return None  # it serves as this user, who reads all of it
+    for path in (*found.stdout.split(), str(REPO_ROOT)):
+        closed = _closed_to_others(Path(path))
+        if closed is not None:
+            return (
+                f"mod_wsgi serves as www-data when started as root, and www-data cannot enter {closed} "
+                f"(on the way to {path}): set MOD_WSGI_PYTHON to a Python www-data can read"
+            )
+    return None
+
+
+def _closed_to_others(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` that other users may not enter, if any."""
+    for directory in [*reversed(path.resolve().parents), path.resolve()]:
+        if directory.is_dir() and not directory.stat().st_mode & stat.S_IXOTH:
+            return directory
+    return None
+
+
+def mod_wsgi_cmd(app: str, port: int, *, embedded: bool = False) -> list[str]:
+    """Apache with mod_wsgi through ``mod_wsgi-express`` (daemon mode, or ``embedded``), its
+    server root a fresh directory (Apache's children must be able to enter it)."""
+    python = mod_wsgi_python()
+    root = tempfile.mkdtemp(prefix="connmw-mod-wsgi-")
+    os.chmod(root, 0o755)  # noqa: S103 (Apache's children, www-data, write their socket there)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return command("mod_wsgi", "wsgi", app, port, python=python, embedded=embedded, server_root=root)
 
 
 def nginx_binary() -> str:

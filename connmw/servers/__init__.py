@@ -30,6 +30,7 @@ from . import (
     granian,
     gunicorn,
     hypercorn,
+    mod_wsgi,
     twisted,
     uvicorn,
     uwsgi,
@@ -69,6 +70,7 @@ REGISTRY: Final[tuple[ModuleType, ...]] = (
     cheroot,
     twisted,
     uwsgi,
+    mod_wsgi,
 )
 """The server modules, each with its ``PROFILES``; recognition tries them in this order."""
 

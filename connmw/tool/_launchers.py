@@ -13,6 +13,7 @@ This module is data and argv lists: no sockets, no subprocesses, no middleware.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -211,6 +212,47 @@ def _uwsgi_mode(mode: str) -> Builder:
     return build
 
 
+_MOD_WSGI_EXPRESS: Final = """import sys
+try:
+    from mod_wsgi.express.cli import main  # mod_wsgi 6
+except ImportError:
+    from mod_wsgi.server import main
+sys.exit(main())"""
+
+
+def mod_wsgi(
+    python: str,
+    interface: str,
+    target: str,
+    port: int,
+    *,
+    embedded: bool = False,
+    user: str = "www-data",
+    server_root: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Apache with mod_wsgi through ``mod_wsgi-express start-server``, as mod_wsgi's docs run it.
+
+    Daemon mode (one process, 5 threads) unless ``embedded``. ``python`` must be the one
+    mod_wsgi was built for (``pip install --no-cache-dir mod-wsgi``, with Apache's ``apxs``),
+    and it embeds that Python. Started as root, Apache serves as ``user`` (and its group),
+    who must be able to read that Python and the application (not under root's home).
+    """
+    module, _, attr = target.partition(":")
+    argv = [
+        python, "-c", _MOD_WSGI_EXPRESS, "start-server", "--host", HOST, "--port", str(port),
+        "--application-type", "module", "--callable-object", attr or "app",
+        "--locale", "C.UTF-8", "--log-to-terminal", "--log-level", "warn",
+    ]  # fmt: skip
+    if embedded:
+        argv.append("--embedded-mode")
+    if getattr(os, "geteuid", lambda: 1)() == 0:  # it refuses to start as root without them
+        argv += ["--user", user, "--group", user]
+    if server_root is not None:
+        argv += ["--server-root", server_root]
+    return [*argv, *extra, module]
+
+
 def runner(kind: str) -> Builder:
     """Servers without a command line of their own, served by :mod:`connmw.tool._runner`."""
 
@@ -243,6 +285,13 @@ LAUNCHERS: Final[Mapping[str, Launcher]] = {
         Launcher("uwsgi", _WSGI, "pyuwsgi", _UWSGI, uwsgi),
         Launcher("uwsgi-http-socket", _WSGI, "pyuwsgi", _UWSGI, _uwsgi_mode("http-socket")),
         Launcher("uwsgi-router", _WSGI, "pyuwsgi", _UWSGI, _uwsgi_mode("http")),
+        Launcher(
+            "mod_wsgi",
+            _WSGI,
+            "mod_wsgi",
+            "apt-get install apache2 apache2-dev; python -m pip install --no-cache-dir mod-wsgi",
+            mod_wsgi,
+        ),
     )
 }
 """Every server ``connmw check --server`` can start, by name."""

@@ -95,6 +95,11 @@ WSGI = [
         lambda: method_of("twisted.web.wsgi", "_WSGIResponse"), {}, "twisted", id="twisted-response"
     ),
     pytest.param(lambda: function_of("hypercorn.app_wrappers"), {}, "hypercorn", id="hypercorn-wsgi-wrapper"),
+    pytest.param(
+        lambda: method_of("mod_wsgi", "Adapter"), {"SERVER_SOFTWARE": "Apache"}, "mod_wsgi", id="mod_wsgi"
+    ),
+    pytest.param(lambda: plain, {"mod_wsgi.version": (6, 1, 1)}, "mod_wsgi", id="mod_wsgi-environ-key"),
+    pytest.param(lambda: plain, {"SERVER_SOFTWARE": "Apache"}, "unknown", id="apache-claimed-only"),
     pytest.param(lambda: len, {"uwsgi.version": b"2.0.30"}, "uwsgi-socket", id="uwsgi-outside-a-worker"),
     pytest.param(
         lambda: len, {"uwsgi.version": b"2.0.30", "UWSGI_ROUTER": "http"}, "uwsgi-router", id="uwsgi-router"

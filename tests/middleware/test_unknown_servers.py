@@ -15,6 +15,8 @@ Observations are made once per server (its cases concurrently, then drain), and 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +33,7 @@ from tests.wire import (
     granian_cmd,
     gunicorn_cmd,
     hypercorn_cmd,
+    mod_wsgi_cmd,
     server_cmd,
     uvicorn_cmd,
     uwsgi_nginx_cmd,
@@ -58,6 +61,8 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
     "uwsgi-http-socket": lambda port: server_cmd("uwsgi-http-socket", WSGI, port),
     "uwsgi-router": lambda port: server_cmd("uwsgi-router", WSGI, port),
     "uwsgi-socket": lambda port: server_cmd("uwsgi", WSGI, port, mode="socket"),  # behind nginx
+    "mod_wsgi": lambda port: mod_wsgi_cmd(WSGI, port),
+    "mod_wsgi-embedded": lambda port: mod_wsgi_cmd(WSGI, port, embedded=True),
     "uvicorn-h11": lambda port: uvicorn_cmd(ASGI, port, http="h11", ws="wsproto"),
     "uvicorn-httptools": lambda port: uvicorn_cmd(ASGI, port, http="httptools", ws="websockets-sansio"),
     "hypercorn": lambda port: hypercorn_cmd(ASGI, port),
@@ -92,7 +97,7 @@ def run_cases(port: int, drain_file: Path) -> Observations:
 
 
 @pytest.fixture(scope="module")
-def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Observations]]:
+def observed() -> Iterator[Callable[[str], Observations]]:
     """Each server's observations, made once on first use, the server stopped after them."""
     cache: dict[str, Observations] = {}
     with pytest.MonkeyPatch.context() as patch:
@@ -101,7 +106,10 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
 
         def get(name: str) -> Observations:
             if name not in cache:
-                directory = tmp_path_factory.mktemp(name)
+                # Not under pytest's own (private) directory: Apache's children, www-data
+                # when started as root, look for the drain file too.
+                directory = Path(tempfile.mkdtemp(prefix=f"connmw-{name}-"))
+                directory.chmod(0o755)
                 env = {"CONNMW_SERVER": "unknown", "CONNMW_DRAIN_FILE": str(directory / "drain")}
                 pool = ServerPool()
                 try:
@@ -112,6 +120,7 @@ def observed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str
                     cache[name] = run_cases(server.port, directory / "drain")
                 finally:
                     pool.close()
+                    shutil.rmtree(directory, ignore_errors=True)
             return cache[name]
 
         yield get
@@ -136,7 +145,7 @@ def test_a_server_that_refuses_the_field_never_answers_500_for_it(
     assert wrapped.connection == ()
 
 
-@pytest.mark.parametrize("name", ["granian-wsgi", "hypercorn-wsgi", "uwsgi-router"])
+@pytest.mark.parametrize("name", ["granian-wsgi", "hypercorn-wsgi", "uwsgi-router", "mod_wsgi"])
 def test_the_apps_close_is_said_once_and_honoured(observed: Callable[[str], Observations], name: str) -> None:
     """Where PEP 3333's "no field at all" lost the application's close (the server then kept the
     connection the application asked to close), one close goes out and the server acts on it."""

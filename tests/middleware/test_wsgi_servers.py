@@ -60,6 +60,7 @@ from tests.wire import (
     granian_cmd,
     gunicorn_cmd,
     hypercorn_cmd,
+    mod_wsgi_cmd,
     request_bytes,
     twisted_cmd,
     uwsgi_cmd,
@@ -99,6 +100,8 @@ SERVERS: dict[str, Callable[[int], list[str]]] = {
     "uwsgi-http-socket": lambda port: uwsgi_cmd(APP, port, "http-socket"),
     "uwsgi-router": lambda port: uwsgi_cmd(APP, port, "http"),
     "uwsgi-socket": lambda port: uwsgi_cmd(APP, port, "socket"),  # nginx in front: BEHIND_NGINX
+    "mod_wsgi": lambda port: mod_wsgi_cmd(APP, port),  # daemon mode, as mod_wsgi-express runs it
+    "mod_wsgi-embedded": lambda port: mod_wsgi_cmd(APP, port, embedded=True),
 }
 ALL = list(SERVERS)
 # waitress, cheroot, Twisted and uWSGI can neither hand the socket to flask-sock nor send
@@ -231,6 +234,9 @@ FAULTS: dict[str, str | dict[str, str]] = {  # one value for both versions, or o
     "uwsgi-http-socket": BROKEN,
     "uwsgi-router": BROKEN,  # the router trusts the app's Transfer-Encoding and waits for chunks
     "uwsgi-socket": "hop-by-hop ['proxy-connection', 'upgrade', 'x-hop']",  # nginx hides the rest
+    # Apache passes the app's Transfer-Encoding: chunked over a body it does not chunk.
+    "mod_wsgi": BROKEN,
+    "mod_wsgi-embedded": BROKEN,
 }
 
 
@@ -323,6 +329,8 @@ CURL_MATRIX: dict[str, dict[str, tuple[list[str], bool]]] = {
     "uwsgi": dict(PERSISTENT_HTTP11),  # http11-socket: the close is a shutdown of the socket
     "uwsgi-http-socket": {request: (["close"], CLOSED) for request in REQUESTS},  # closes them all
     "uwsgi-router": dict(PERSISTENT_HTTP11),
+    "mod_wsgi": dict(PERSISTENT_HTTP11),
+    "mod_wsgi-embedded": dict(PERSISTENT_HTTP11),
     "uwsgi-socket": {  # nginx's own answers: the client's connection is nginx's
         "http11": (["keep-alive"], OPEN),
         "http10": (["close"], CLOSED),
@@ -712,6 +720,8 @@ NO_CONTENT_FAULTS: dict[str, frozenset[str]] = {
     "uwsgi-http-socket": EVERY_CASE,
     "uwsgi-router": EVERY_CASE,
     "uwsgi-socket": frozenset({"204"}),  # nginx drops the bodies, passes a 204's Content-Length
+    "mod_wsgi": frozenset(),  # Apache drops such bodies itself
+    "mod_wsgi-embedded": frozenset(),
 }
 # wsgiref adds Content-Length: 0 to a response whose body is empty, a 204 and a 304 too
 # (wsgiref/handlers.py BaseHandler.finish_content): where connmw drops a body it hands the

@@ -20,7 +20,7 @@ import pytest
 
 from connmw.tool._launchers import LAUNCHERS
 from connmw.tool._schema import CHECK_SCHEMA, validate
-from tests.wire import REPO_ROOT
+from tests.wire import REPO_ROOT, mod_wsgi_python
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,11 +37,15 @@ SERVERS = {
 
 
 def check(server: str) -> subprocess.CompletedProcess[str]:
-    """``connmw check`` of the wrapped app on ``server``, without the caller's CONNMW_* settings."""
+    """``connmw check`` of the wrapped app on ``server``, without the caller's CONNMW_* settings.
+
+    mod_wsgi embeds the Python that runs ``connmw check`` (tests/wire.py, ``mod_wsgi_python``).
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONNMW_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    python = mod_wsgi_python() if server == "mod_wsgi" else sys.executable
     return subprocess.run(
-        [sys.executable, "-m", "connmw", "check", APP, "--server", server, "--json"],
+        [python, "-m", "connmw", "check", APP, "--server", server, "--json"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -63,7 +67,7 @@ def findings(document: dict[str, Any], severity: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_check_wrapped_app_is_clean(server: str) -> None:
-    if importlib.util.find_spec(SERVERS[server]) is None:
+    if server != "mod_wsgi" and importlib.util.find_spec(SERVERS[server]) is None:
         pytest.skip(f"{SERVERS[server]} is not installed, so --server {server} cannot run")
     done = check(server)
     assert done.returncode == 0, done.stderr[-2000:]
