@@ -37,7 +37,6 @@ import shutil
 import signal
 import socket
 import ssl
-import stat
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,7 @@ import h2.settings
 import pytest
 import trustme
 
-from connmw.tool._launchers import UWSGI_MODES, command
+from connmw.tool._launchers import UWSGI_MODES, closed_to_others, command
 
 __all__ = [
     "CLOSE_WAIT",
@@ -1013,20 +1012,12 @@ def _mod_wsgi_unusable(python: str) -> str | None:
     if getattr(os, "geteuid", lambda: 1)() != 0:
         return None  # it serves as this user, who reads all of it
     for path in (*found.stdout.split(), str(REPO_ROOT)):
-        closed = _closed_to_others(Path(path))
+        closed = closed_to_others(Path(path))
         if closed is not None:
             return (
                 f"mod_wsgi serves as www-data when started as root, and www-data cannot enter {closed} "
                 f"(on the way to {path}): set MOD_WSGI_PYTHON to a Python www-data can read"
             )
-    return None
-
-
-def _closed_to_others(path: Path) -> Path | None:
-    """The first directory on the way to ``path`` that other users may not enter, if any."""
-    for directory in [*reversed(path.resolve().parents), path.resolve()]:
-        if directory.is_dir() and not directory.stat().st_mode & stat.S_IXOTH:
-            return directory
     return None
 
 

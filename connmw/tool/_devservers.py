@@ -123,6 +123,9 @@ class Server:
             raise ServeError(f"{name} does not serve {interface.upper()} applications")
         if missing_servers(name):
             raise ServeError(f"{name} is not installed: {kind.install}")
+        problem = kind.problem() if kind.problem is not None else None
+        if problem is not None:
+            raise ServeError(problem)
         self.name = name
         self.target = target
         self.port = port or free_port()

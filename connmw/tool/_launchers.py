@@ -14,12 +14,14 @@ This module is data and argv lists: no sockets, no subprocesses, no middleware.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["HOST", "LAUNCHERS", "Launcher", "command"]
+__all__ = ["HOST", "LAUNCHERS", "Launcher", "closed_to_others", "command"]
 
 HOST: Final = "127.0.0.1"
 _EXAMPLES: Final = "python -m pip install -e '.[examples]'"  # from a clone of this repository
@@ -40,6 +42,8 @@ class Launcher:
     install: str
     """One line that installs it, from a clone of this repository."""
     build: Builder
+    problem: Callable[[], str | None] | None = None
+    """Why it cannot serve from this Python here, in one line, or ``None``."""
 
 
 def _python_m(python: str, module: str) -> list[str]:
@@ -253,6 +257,29 @@ def mod_wsgi(
     return [*argv, *extra, module]
 
 
+def closed_to_others(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` that other users may not enter, if any."""
+    resolved = path.resolve()
+    for directory in [*reversed(resolved.parents), resolved]:
+        if directory.is_dir() and not directory.stat().st_mode & stat.S_IXOTH:
+            return directory
+    return None
+
+
+def _mod_wsgi_problem() -> str | None:
+    """Started as root, Apache serves as www-data, who must read this Python and the app."""
+    if getattr(os, "geteuid", lambda: 1)() != 0:
+        return None
+    for path in (sys.prefix, sys.base_prefix, os.getcwd()):
+        closed = closed_to_others(Path(path))
+        if closed is not None:
+            return (
+                f"mod_wsgi, started as root, serves as www-data, who cannot enter {closed} (on the way to "
+                f"{path}): run it as another user, or from a Python and a directory www-data can read"
+            )
+    return None
+
+
 def runner(kind: str) -> Builder:
     """Servers without a command line of their own, served by :mod:`connmw.tool._runner`."""
 
@@ -291,6 +318,7 @@ LAUNCHERS: Final[Mapping[str, Launcher]] = {
             "mod_wsgi",
             "apt-get install apache2 apache2-dev; python -m pip install --no-cache-dir mod-wsgi",
             mod_wsgi,
+            _mod_wsgi_problem,
         ),
     )
 }

@@ -12,13 +12,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connmw.tool._launchers import LAUNCHERS
+from connmw.tool._launchers import LAUNCHERS, closed_to_others
 from connmw.tool._schema import CHECK_SCHEMA, validate
 from tests.wire import REPO_ROOT, mod_wsgi_python
 
@@ -77,3 +80,26 @@ def test_check_wrapped_app_is_clean(server: str) -> None:
     assert document["probe"]["summary"]["error"] == 0
     assert findings(document, "error") == []
     assert findings(document, "warning") == []
+
+
+def test_mod_wsgi_says_why_it_cannot_serve_from_an_unreadable_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started as root, Apache serves as www-data: a Python under a private directory (a pyenv
+    under root's home) is refused before Apache starts, not answered with silence."""
+    base = Path(tempfile.mkdtemp())  # pytest's own temporary directories are private
+    base.chmod(0o755)
+    monkeypatch.setattr(os, "getcwd", lambda: str(base))
+    private = base / "home"
+    (private / "python").mkdir(parents=True)
+    private.chmod(0o700)
+    assert closed_to_others(private / "python") == private
+    monkeypatch.setattr(os, "geteuid", lambda: 0, raising=False)
+    monkeypatch.setattr(sys, "prefix", str(private / "python"))
+    problem = LAUNCHERS["mod_wsgi"].problem
+    assert problem is not None
+    assert problem() == (
+        f"mod_wsgi, started as root, serves as www-data, who cannot enter {private} (on the way to "
+        f"{private / 'python'}): run it as another user, or from a Python and a directory www-data can read"
+    )
+    monkeypatch.setattr(os, "geteuid", lambda: 1000, raising=False)
+    assert problem() is None  # it then serves as the user who started it
+    shutil.rmtree(base)
