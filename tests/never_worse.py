@@ -163,7 +163,7 @@ def observe(port: int, case: Case, path: str, *, timeout: float = 2.0) -> Observ
             return Observed(version=case.version, unreadable=True, closed=True)
         lines = tuple(value.lower() for value in response.header_values("connection"))
         says_close = any("close" in line for line in lines)
-        closed = response.closed or connection.is_closed(wait=1.0 if says_close else 0.3)
+        closed = response.closed or connection.is_closed(wait=2.0 if says_close else 0.3)
         stray = bool(connection.unread())
         if not closed and stray:
             closed = connection.is_closed(wait=0.3)  # the stray bytes, then perhaps the close
