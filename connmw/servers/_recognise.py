@@ -36,7 +36,10 @@ def module_of(call: Any) -> str:
     if owner is not None:
         return owner.__name__ if isinstance(owner, ModuleType) else type(owner).__module__
     if isinstance(call, (FunctionType, BuiltinFunctionType)):
-        return call.__module__ or ""
+        # Read loosely: a built-in of no module has None (uWSGI's), which a typed read rejects
+        # in the compiled build.
+        module: object = getattr(call, "__module__", None)
+        return module if isinstance(module, str) else ""
     return type(call).__module__
 
 

@@ -100,9 +100,15 @@ WSGI = [
     ),
     pytest.param(lambda: plain, {"mod_wsgi.version": (6, 1, 1)}, "mod_wsgi", id="mod_wsgi-environ-key"),
     pytest.param(lambda: plain, {"SERVER_SOFTWARE": "Apache"}, "unknown", id="apache-claimed-only"),
-    pytest.param(lambda: len, {"uwsgi.version": b"2.0.30"}, "uwsgi-socket", id="uwsgi-outside-a-worker"),
+    # uWSGI's start_response is a built-in of no module (as str.maketrans: __module__ None)
     pytest.param(
-        lambda: len, {"uwsgi.version": b"2.0.30", "UWSGI_ROUTER": "http"}, "uwsgi-router", id="uwsgi-router"
+        lambda: str.maketrans, {"uwsgi.version": b"2.0.30"}, "uwsgi-socket", id="uwsgi-outside-a-worker"
+    ),
+    pytest.param(
+        lambda: str.maketrans,
+        {"uwsgi.version": b"2.0.30", "UWSGI_ROUTER": "http"},
+        "uwsgi-router",
+        id="uwsgi-router",
     ),
     pytest.param(
         lambda: plain,
@@ -209,7 +215,7 @@ def test_what_the_log_says_of_a_server_not_recognised() -> None:
         f"start_response of {__name__}"
     )
     assert describe_wsgi(environ(), wsgiref_start()) == "start_response of wsgiref.simple_server"
-    assert describe_wsgi(environ(**{"uwsgi.version": b"2"}), len) == "environ key uwsgi.version"
+    assert describe_wsgi(environ(**{"uwsgi.version": b"2"}), str.maketrans) == "environ key uwsgi.version"
     assert describe_asgi(function_of("my.server")) == "send of my.server"
 
 
