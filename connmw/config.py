@@ -5,7 +5,10 @@ a keyword argument of the middlewares and a variable ``CONNMW_<NAME>`` (the keyw
 in upper case). A keyword wins over the environment, the environment over the default.
 Values are parsed strictly when the middleware is built, so a deployment with a typo
 fails at start-up with a message naming the variable, the value and what is accepted,
-never at the first request.
+never at the first request. The environment alone is checked earlier still, when
+:mod:`connmw.asgi` or :mod:`connmw.wsgi` is imported (:func:`check_environment`): that is
+the moment an application hands the middleware class to its framework, before any server
+runs, so a typo stops every server, also one that builds its middleware lazily.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .errors import ConfigError
 from .rules import OriginPolicy, Policy, is_token
 from .servers import NAMES as SERVER_NAMES
 
-__all__ = ["PREFIX", "Config", "load_config"]
+__all__ = ["PREFIX", "Config", "check_environment", "load_config"]
 
 PREFIX = "CONNMW_"
 
@@ -242,6 +245,18 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
         label = labels.get("strip_headers", "strip_headers")
         raise ConfigError(f"{label}: expected {_OPTIONS['strip_headers'].accepted} ({error})") from None
     return config
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`~connmw.errors.ConfigError` for any ``CONNMW_*`` variable connmw cannot use.
+
+    An unknown name (with the closest known one) or a value that does not parse, with the
+    message :func:`load_config` gives. Importing :mod:`connmw.asgi` or :mod:`connmw.wsgi`
+    calls it, so that a typo stops start-up before any framework builds a middleware;
+    ``import connmw`` and the ``connmw`` command do not, so that they can report it. Every
+    variable is checked, also one a keyword argument will override.
+    """
+    load_config(os.environ if environ is None else environ)
 
 
 def _did_you_mean(name: str, *, env: bool = False) -> str:

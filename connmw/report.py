@@ -7,19 +7,26 @@ they may carry credentials. No handler is configured here (the application's log
 setup decides where records go).
 
 Counting happens only when something is corrected, rejected or closed, so a clean
-response costs nothing here.
+response costs nothing here. Every middleware's counters are also reachable without the
+middleware itself, which a framework may build out of reach (Starlette's
+``add_middleware``): :func:`stats` sums them over every live instance of the process.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Callable, Iterable
 
-__all__ = ["Reporter", "Stats", "logger"]
+__all__ = ["Reporter", "Stats", "logger", "stats"]
 
 logger = logging.getLogger("connmw")
 
 _already_warned: set[tuple[str, bytes]] = set()
+
+_live: weakref.WeakSet[Reporter] = weakref.WeakSet()  # one per middleware alive in this process
+_live_lock = threading.Lock()
 
 
 class Stats:
@@ -71,17 +78,39 @@ class Stats:
             "unrecognised": self.unrecognised,
         }
 
+    def add(self, other: Stats) -> None:
+        """Add ``other``'s counts to these (for :func:`stats`)."""
+        for mine, theirs in (
+            (self.headers_stripped, other.headers_stripped),
+            (self.handshakes_rejected, other.handshakes_rejected),
+            (self.connections_closed, other.connections_closed),
+            (self.bodies_dropped, other.bodies_dropped),
+            (self.readiness, other.readiness),
+        ):
+            for name, count in dict(theirs).items():  # a copy: requests may count meanwhile
+                mine[name] = mine.get(name, 0) + count
+        self.request_abuse += other.request_abuse
+        self.unrecognised += other.unrecognised
+
     def __repr__(self) -> str:
         return f"Stats({self.as_dict()!r})"
 
 
 class Reporter:
-    """Counts and logs what a middleware corrected; one per middleware instance."""
+    """Counts and logs what a middleware corrected; one per middleware instance.
 
-    __slots__ = ("stats",)
+    ``why`` names the table a removed response header came from (``Policy.why_removed``:
+    ``"hop-by-hop"``, ``"Connection-nominated"``, ``"strip_headers"``, ``"framing"``), for
+    the one log line per name. Each reporter is registered (weakly) for :func:`stats`.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("__weakref__", "_why", "stats")
+
+    def __init__(self, why: Callable[[bytes], str] | None = None) -> None:
         self.stats = Stats()
+        self._why = why
+        with _live_lock:
+            _live.add(self)
 
     def stripped(self, names: Iterable[bytes], where: str = "app") -> None:
         """Headers removed from a response (``where='app'``) or a request."""
@@ -91,12 +120,22 @@ class Reporter:
             counts[text] = counts.get(text, 0) + 1
             if (where, name) not in _already_warned:
                 _already_warned.add((where, name))
-                if name == b"content-length":  # protected, so never hop-by-hop: the rules' framing
-                    logger.warning(
-                        "%s sent Content-Length on a 1xx, 204 or 304 response (RFC 9110 §8.6); removed", where
-                    )
-                else:
-                    logger.warning("%s sent hop-by-hop header %s; removed", where, _title(text))
+                self._warn_stripped(where, name)
+
+    def _warn_stripped(self, where: str, name: bytes) -> None:
+        """The one log line for a removed name, saying which table removed it."""
+        why = self._why(name) if self._why is not None else "hop-by-hop"
+        title = _title(name.decode("latin-1"))
+        if why == "framing":  # Content-Length: protected, so never hop-by-hop
+            logger.warning(
+                "%s sent Content-Length on a 1xx, 204 or 304 response (RFC 9110 §8.6); removed", where
+            )
+        elif why == "strip_headers":
+            logger.warning("%s sent %s; removed by strip_headers (CONNMW_STRIP_HEADERS)", where, title)
+        elif why == "Connection-nominated":
+            logger.warning("%s sent %s, nominated by its Connection field; removed", where, title)
+        else:
+            logger.warning("%s sent hop-by-hop header %s; removed", where, title)
 
     def rejected(self, code: str, reason: str) -> None:
         """A WebSocket handshake was refused."""
@@ -166,6 +205,22 @@ class Reporter:
         if ("abuse", what.encode()) not in _already_warned:
             _already_warned.add(("abuse", what.encode()))
             logger.warning("client Connection field %s; ignored", what)
+
+
+def stats() -> dict[str, object]:
+    """Every live middleware's counters in this process, summed: ``Stats.as_dict()``'s keys.
+
+    However connmw was added (``app.add_middleware``, where Starlette builds the instance
+    itself; Flask's ``wsgi_app``; Django's ``asgi.py`` or ``wsgi.py``), this reaches its
+    counters. Per process: under a server with several worker processes, each has its
+    own. A middleware that was garbage-collected no longer counts.
+    """
+    with _live_lock:
+        reporters = list(_live)
+    total = Stats()
+    for reporter in reporters:
+        total.add(reporter.stats)
+    return total.as_dict()
 
 
 def _title(name: str) -> str:

@@ -13,8 +13,8 @@ from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._base import Core
-from .config import Config
+from ._base import Core, warn_nested
+from .config import Config, check_environment
 from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
 from .report import Stats, logger
@@ -44,6 +44,8 @@ __all__ = ["ENVIRON_KEY", "ConnectionMiddleware", "request_facts"]
 
 ENVIRON_KEY: Final = "connmw.request"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published in the environ."""
+
+check_environment()  # a CONNMW_* typo stops the import, before any server serves the application
 
 # What the rest of a response needs once its start went out: absent before it started (PEP
 # 3333 lets an iterable call start_response lazily), None for nothing more, else a _Pending.
@@ -121,6 +123,9 @@ class ConnectionMiddleware:
     def __init__(self, app: WSGIApplication, *, config: Config | None = None, **options: Any) -> None:
         core = self._core = Core(config, options, "wsgi")
         self.app = app
+        if isinstance(app, ConnectionMiddleware):
+            warn_nested("one ConnectionMiddleware built around another")
+        self._unseen = True  # until the first request, looked at for an outer connmw's facts
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
         # Response header name -> Policy.kind_of(name), for the quiet start's loop (cheaper than
@@ -225,6 +230,10 @@ class ConnectionMiddleware:
             return self._answer_ready(environ, start_response)
         if not core.enabled:
             return self.app(environ, start_response)
+        if self._unseen:  # off the remembered path, and once
+            self._unseen = False
+            if ENVIRON_KEY in environ:
+                warn_nested("an outer connmw already read this request")
         server = self._server_of(environ, start_response)
         if server is UNKNOWN and self._forced is None:
             core.reporter.unrecognised()

@@ -7,7 +7,7 @@ The adapters call its methods; the hot path is :meth:`Policy.read_request` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, final
+from typing import Any, Final, final, overload
 
 from ._connection import (
     NO_TOKENS,
@@ -149,6 +149,7 @@ class Policy:
                 raise ValueError(f"{raw!r} is protected and cannot be stripped")
             base.setdefault(name, HOP)
         self.strip: frozenset[bytes] = frozenset(base)
+        self.configured_strip: frozenset[bytes] = frozenset(base).difference(_BASE_KINDS)
         # Seed the name caches with the usual spellings, bytes for ASGI and str for WSGI,
         # so that the common response never lower-cases a name. Two dicts: an ASCII str
         # and its bytes hash alike, and one dict would compare them on every lookup.
@@ -251,8 +252,11 @@ class Policy:
         return False
 
     def why_removed(self, name: bytes) -> str:
-        """Strict mode's word for a removal: ``"hop-by-hop"``, ``"Connection-nominated"`` or,
-        for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
+        """Which table removed a response header: ``"hop-by-hop"`` (RFC 9110 §7.6.1),
+        ``"strip_headers"`` (configured), ``"Connection-nominated"`` or, for Content-Length
+        on a 1xx, 204 or 304, ``"framing"``. For strict mode's error and the one log line."""
+        if name.lower() in self.configured_strip:
+            return "strip_headers"
         if self.kind_of(name):
             return "hop-by-hop"
         return "framing" if name.lower() == b"content-length" else "Connection-nominated"
@@ -676,26 +680,68 @@ def _without_hop_by_hop(
 _DEFAULT_POLICY: Policy | None = None
 
 
+@overload
 def forwardable_headers(
-    headers: Iterable[Header], *, policy: Policy | None = None, response: bool = False
-) -> list[Header]:
+    headers: Iterable[tuple[bytes, bytes]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[bytes, bytes]]: ...
+
+
+@overload
+def forwardable_headers(
+    headers: Iterable[tuple[str, str]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[str, str]]: ...
+
+
+def forwardable_headers(
+    headers: Iterable[tuple[Any, Any]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[Any, Any]]:
     """Headers safe to forward to another hop, for applications that proxy.
 
     Removes every hop-by-hop header and every header the Connection field nominates
-    (protected names excepted, RFC 9110 §7.6.1). For a request, a single
-    ``TE: trailers`` survives if any TE element was ``trailers``; with
-    ``response=True`` no TE survives (TE is a request field, RFC 9110 §10.1.4, and
-    HTTP/2 forbids it in responses). Use it on an upstream response before returning it
-    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the
-    body twice) and on a client request before sending it upstream.
+    (protected names excepted, RFC 9110 §7.6.1). ``response=False`` (the default) is for
+    a request on its way upstream: a single ``TE: trailers`` survives if any TE element
+    was ``trailers`` (RFC 9113 §8.2.2). ``response=True`` is for an upstream's response
+    on its way back: no TE survives (TE is a request field, RFC 9110 §10.1.4, and HTTP/2
+    forbids it in responses). Use it on an upstream response before returning it
+    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the body
+    twice) and on a client request before sending it upstream.
+
+    ``headers`` are ``(name, value)`` pairs, all ``bytes`` (ASGI) or all ``str`` holding
+    latin-1 text (WSGI, ``http.client``, ``requests``); the answer has the same type, in
+    the same order, names as given. Mixed types raise :class:`TypeError`, and ``str``
+    that is not latin-1 :class:`ValueError`, each naming the header.
     """
     global _DEFAULT_POLICY
     if policy is None:
         if _DEFAULT_POLICY is None:
             _DEFAULT_POLICY = Policy()
         policy = _DEFAULT_POLICY
-    headers = list(headers)
-    pairs: _Pairs = headers
+    pairs, text = _bytes_pairs(headers)
     values = [value for name, value in pairs if name.lower() == b"connection"]
     nominated = policy.tokens(values).nominated if values else _EMPTY
-    return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)
+    kept = _without_hop_by_hop(policy, pairs, nominated, keep_te=not response)
+    if text:
+        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in kept]
+    return kept
+
+
+def _bytes_pairs(headers: Iterable[tuple[Any, Any]]) -> tuple[list[Header], bool]:
+    """``headers`` as bytes pairs, and whether they came as ``str`` (latin-1) pairs."""
+    given = list(headers)
+    text = bool(given) and isinstance(given[0][0], str)
+    pairs: list[Header] = []
+    for name, value in given:
+        if isinstance(name, bytes) and isinstance(value, bytes) and not text:
+            pairs.append((name, value))
+        elif isinstance(name, str) and isinstance(value, str) and text:
+            try:
+                pairs.append((name.encode("latin-1"), value.encode("latin-1")))
+            except UnicodeEncodeError:
+                raise ValueError(f"forwardable_headers: {name!r} is not latin-1 text (PEP 3333)") from None
+        else:
+            first = "str" if text else "bytes"
+            raise TypeError(
+                "forwardable_headers: header pairs must be all bytes or all str, got "
+                f"({type(name).__name__}, {type(value).__name__}) for {name!r} after {first} pairs"
+            )
+    return pairs, text
