@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .lifecycle import Lifecycle
 from .report import Reporter, logger
 from .rules import Policy
+from .servers import ServerProfile, profile
 
 __all__ = ["Core", "built_by_a_running_server", "refuse_to_run", "warn_nested", "wrapped_app"]
 
@@ -35,7 +36,7 @@ class Core:
     request into attributes of their own.
     """
 
-    def __init__(self, config: Config | None, options: dict[str, Any]) -> None:
+    def __init__(self, config: Config | None, options: dict[str, Any], interface: str) -> None:
         if config is not None and options:
             raise ConfigError(f"pass either config or keyword options, not both (got {sorted(options)})")
         self.config: Config = config if config is not None else load_config(**options)
@@ -48,6 +49,13 @@ class Core:
         self.strip_request: bool = self.config.strip_request_headers
         self.buffer_limit: int = self.config.http10_buffer_bytes
         self.ready_path: str | None = self.config.ready_path if self.enabled else None
+        self.forced: ServerProfile | None = profile(self.config.server)
+        """The profile ``CONNMW_SERVER`` names; ``None``: recognise the server."""
+        if self.forced is not None and interface not in self.forced.interfaces:
+            raise ConfigError(
+                f"server={self.config.server!r} (CONNMW_SERVER) serves no {interface.upper()} "
+                "application: expected auto, unknown, or a server of that interface (docs/servers.md)"
+            )
 
 
 def wrapped_app(given: App | None, keyword: App | None) -> App:

@@ -20,7 +20,7 @@ from .rules import (
     no_content_reason,
     readiness_answer,
 )
-from .servers import ServerProfile, recognise_asgi
+from .servers import UNKNOWN, ServerProfile, describe_asgi, recognise_asgi
 
 __all__ = [
     "STATE_KEY",
@@ -96,8 +96,9 @@ class ConnectionMiddleware:
 
     With ``strict`` on, a header connmw would have removed raises
     :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
-    development and tests. Read-only attributes: ``config``, ``policy`` and ``stats``
-    (counters of what was stripped, refused and closed).
+    development and tests. Read-only attributes: ``config``, ``policy``, ``stats``
+    (counters of what was stripped, refused and closed) and ``server_name`` (the server
+    profile in use, ``None`` before the first request).
 
     Usage (add it last, so that it is the outermost middleware and sees every header)::
 
@@ -132,11 +133,11 @@ class ConnectionMiddleware:
         self.app: ASGIApp = wrapped_app(app, options.pop("app", None))
         self._failure: str | None = None  # a bad setting, met while a server already ran
         try:
-            core = Core(config, options)
+            core = Core(config, options, "asgi")
         except ConfigError as error:
             if not built_by_a_running_server():
                 raise
-            core, self._failure = Core(Config(enabled=False), {}), str(error)
+            core, self._failure = Core(Config(enabled=False), {}, "asgi"), str(error)
             logger.error(
                 "connmw built inside a running server: %s; its lifespan startup fails and "
                 "every request raises this error",
@@ -145,19 +146,22 @@ class ConnectionMiddleware:
         self._core = core
         if isinstance(self.app, ConnectionMiddleware):
             warn_nested("one ConnectionMiddleware built around another")
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits. The
-        # first request is looked at for an outer connmw's facts first (then sent on its way),
-        # so that this costs the later ones nothing.
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits, a
+        # server recognised. The first request is looked at for an outer connmw's facts first
+        # and recognises the server (then it is sent on its way), so that this costs the later
+        # ones nothing; on a server not recognised every request is counted off the hot path.
         self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
         self._plain = False
         self._unseen = core.enabled
-        # What every request reads, one attribute load away.
+        # What every request reads, one attribute load away: the rules as the server lets
+        # connmw keep them (Policy.for_server), once the server is known.
         self._rules = core.policy
         self._ready = core.ready_path
         # The server, known from the first send it gives (one server per process): most need
-        # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
+        # nothing, some a hook (connmw.servers).
         self._server: ServerProfile | None = None
-        self._server_closes: Callable[[Send], bool] | None = self._first_closes
+        self._server_closes: Callable[[Send], bool] | None = None
+        self._counting = False  # a server not recognised: count its requests
 
     @property
     def config(self) -> Config:
@@ -174,6 +178,12 @@ class ConnectionMiddleware:
         """Counters of corrections, refused handshakes and closed connections."""
         return self._core.reporter.stats
 
+    @property
+    def server_name(self) -> str | None:
+        """The server profile connmw uses (``"unknown"`` when not recognised), or ``None``
+        before the first request."""
+        return None if self._server is None else self._server.name
+
     async def __call__(
         self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
     ) -> None:
@@ -186,7 +196,10 @@ class ConnectionMiddleware:
                 await self.app(scope, receive, send)
             elif scope["type"] == "http":
                 if self._unseen:  # the first request, looked at once; then on the usual path
-                    self._unseen, self._plain = False, self._plain_later
+                    self._unseen = False
+                    if self._server is None:
+                        self._recognise(send)
+                    self._plain = self._plain_later and not self._counting
                     if request_facts(scope) is not None:
                         warn_nested("an outer connmw already read this request")
                     await self(scope, receive, send)
@@ -249,6 +262,10 @@ class ConnectionMiddleware:
     ) -> None:
         """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
+        if self._server is None:
+            self._recognise(send)
+        if self._counting:
+            self._core.reporter.unrecognised()
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -305,8 +322,9 @@ class ConnectionMiddleware:
         )
         if close or removed:
             self._account(facts, scope, close, removed, reason, framing=framing)
-        if server.persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
-            server.persist(send, not close, ())
+        persist = server.asgi_persist
+        if persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
+            persist(send, not close)
         if new is headers:
             return message
         return {**message, "headers": new}
@@ -314,15 +332,22 @@ class ConnectionMiddleware:
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
         server = self._server
-        if server is None:
-            server = self._server = recognise_asgi(send)
-            self._server_closes = server.closes_itself
-        return server
+        return self._recognise(send) if server is None else server
 
-    def _first_closes(self, send: Send) -> bool:
-        """``_server_closes`` until the server is known: recognise it, then ask it."""
-        closes = self._server_of(send).closes_itself
-        return closes is not None and closes(send)
+    def _recognise(self, send: Send) -> ServerProfile:
+        """Know the server (``CONNMW_SERVER``, or recognised from ``send``), once: its
+        rules, its hook, the hot path; log which profile it is."""
+        core = self._core
+        server = core.forced or recognise_asgi(send)
+        self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
+        self._server_closes = server.closes_itself
+        self._counting = server is UNKNOWN and core.forced is None
+        if not self._unseen:  # else the first request's look sets it
+            self._plain = self._plain_later and not self._counting
+        self._server = server
+        how = "CONNMW_SERVER" if core.forced is not None else describe_asgi(send)
+        core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        return server
 
     def _account(
         self,

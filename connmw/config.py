@@ -21,6 +21,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .rules import OriginPolicy, Policy, is_token
+from .servers import NAMES as SERVER_NAMES
 
 __all__ = ["PREFIX", "Config", "check_environment", "load_config"]
 
@@ -120,6 +121,13 @@ def _url_path(value: object) -> str:
     raise ValueError
 
 
+def _server(value: object) -> str:
+    """``auto``, ``unknown`` or a server's name (connmw.servers)."""
+    if isinstance(value, str) and value.strip().lower() in SERVER_NAMES:
+        return value.strip().lower()
+    raise ValueError
+
+
 def _path(value: object) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -153,6 +161,7 @@ _OPTIONS: dict[str, _Option] = {
     "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
     "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "ready_path": _Option(_optional(_url_path), "a URL path starting with '/', no query (empty for none)"),
+    "server": _Option(_server, "auto (recognise it), unknown, or one of: " + ", ".join(SERVER_NAMES[2:])),
 }
 
 
@@ -179,6 +188,7 @@ class Config:
     max_requests_per_connection: int | None = None
     max_connection_age: int | None = None
     ready_path: str | None = None
+    server: str = "auto"
 
     def policy(self) -> Policy:
         """The rules core configured by these settings."""

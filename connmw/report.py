@@ -42,7 +42,9 @@ class Stats:
       had too many tokens or invalid tokens;
     * ``bodies_dropped``: why a response has no content (``head``, ``1xx``, ``204``,
       ``304``) → responses whose body bytes connmw dropped;
-    * ``readiness``: ``ready`` or ``draining`` → readiness checks connmw answered.
+    * ``readiness``: ``ready`` or ``draining`` → readiness checks connmw answered;
+    * ``unrecognised``: requests served on a server connmw did not recognise (its
+      fallback, docs/policy.md; ``CONNMW_SERVER`` names the server, if it is one connmw knows).
     """
 
     __slots__ = (
@@ -52,6 +54,7 @@ class Stats:
         "headers_stripped",
         "readiness",
         "request_abuse",
+        "unrecognised",
     )
 
     def __init__(self) -> None:
@@ -61,6 +64,7 @@ class Stats:
         self.request_abuse: int = 0
         self.bodies_dropped: dict[str, int] = {}
         self.readiness: dict[str, int] = {}
+        self.unrecognised: int = 0
 
     def as_dict(self) -> dict[str, object]:
         """A snapshot fit for JSON (a metrics endpoint, a health check)."""
@@ -71,6 +75,7 @@ class Stats:
             "request_abuse": self.request_abuse,
             "bodies_dropped": dict(self.bodies_dropped),
             "readiness": dict(self.readiness),
+            "unrecognised": self.unrecognised,
         }
 
     def add(self, other: Stats) -> None:
@@ -85,6 +90,7 @@ class Stats:
             for name, count in dict(theirs).items():  # a copy: requests may count meanwhile
                 mine[name] = mine.get(name, 0) + count
         self.request_abuse += other.request_abuse
+        self.unrecognised += other.unrecognised
 
     def __repr__(self) -> str:
         return f"Stats({self.as_dict()!r})"
@@ -163,6 +169,35 @@ class Reporter:
         counts = self.stats.readiness
         key = "draining" if draining else "ready"
         counts[key] = counts.get(key, 0) + 1
+
+    def server(self, name: str, how: str, *, recognised: bool) -> None:
+        """The server profile a middleware uses, logged once per process and profile."""
+        if ("server", f"{name} {how}".encode()) in _already_warned:
+            return
+        _already_warned.add(("server", f"{name} {how}".encode()))
+        if recognised:
+            logger.info("server profile %s (%s)", name, how)
+        else:
+            logger.warning(
+                "server not recognised (%s): connmw uses its fallback, never worse than the server "
+                "alone (docs/policy.md); set CONNMW_SERVER if it is a server connmw knows, or report it",
+                how,
+            )
+
+    def refused(self, name: str, error: BaseException) -> None:
+        """The server refused connmw's Connection field in ``start_response``; logged once."""
+        if ("refused", name.encode()) not in _already_warned:
+            _already_warned.add(("refused", name.encode()))
+            logger.warning(
+                "the %s server refused connmw's Connection field (%s: %s); it is not sent there again",
+                name,
+                type(error).__name__,
+                error,
+            )
+
+    def unrecognised(self) -> None:
+        """A request was served on a server connmw did not recognise."""
+        self.stats.unrecognised += 1
 
     def abuse(self, what: str) -> None:
         """A request's Connection field tried to nominate what it may not."""

@@ -86,7 +86,9 @@ from ._policy import (
     forwardable_headers,
 )
 from ._responses import (
+    ANNOUNCE,
     READY_RETRY_AFTER,
+    Announce,
     ResponsePlan,
     asks_readiness,
     body_needs_framing,
@@ -107,6 +109,7 @@ from ._websocket import (
 
 __all__ = [
     "ACCEPT_H2",
+    "ANNOUNCE",
     "CONNECTION",
     "HOP",
     "HOP_BY_HOP",
@@ -117,6 +120,7 @@ __all__ = [
     "TE",
     "UPGRADE",
     "WEBSOCKET_GUID",
+    "Announce",
     "ConnectionTokens",
     "HandshakeVerdict",
     "Header",

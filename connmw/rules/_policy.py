@@ -47,6 +47,8 @@ from ._responses import (
     _KEEP_ALIVE_FIELDS,
     _NO_BODY_STATUSES,
     _UPGRADE_FIELDS,
+    ANNOUNCE,
+    Announce,
     ResponsePlan,
     drops_content_length,
 )
@@ -96,6 +98,8 @@ class Policy:
         keep_alive_timeout: seconds to announce as ``Keep-Alive: timeout=N`` on
             persistent HTTP/1.x responses.
         allowed_origins: WebSocket origin patterns (see :class:`OriginPolicy`).
+        announce: which Connection fields go out (:data:`Announce`); a trait of the server,
+            set through :meth:`for_server`.
     """
 
     def __init__(
@@ -108,14 +112,24 @@ class Policy:
         max_connection_tokens: int = 16,
         keep_alive_timeout: int | None = None,
         allowed_origins: Iterable[str] = (),
+        announce: Announce = "every",
     ) -> None:
         if max_connection_tokens < 1:
             raise ValueError("max_connection_tokens must be >= 1")
+        if announce not in ANNOUNCE:
+            raise ValueError(f"announce must be one of {ANNOUNCE}")
+        self.announce: Announce = announce
+        # What for_server needs to build a sibling: the options as given.
+        self._strip_given = tuple(strip_headers)
+        self._protected_given = tuple(protected_headers)
+        self._origins_given = tuple(allowed_origins)
+        self._siblings: dict[tuple[bool, str], Policy] = {}
+        strip_headers, protected_headers = self._strip_given, self._protected_given
         self.explicit_keep_alive = explicit_keep_alive
         self.http10_keep_alive = http10_keep_alive
         self.max_connection_tokens = max_connection_tokens
         self.keep_alive_timeout = keep_alive_timeout
-        self.origins = OriginPolicy(allowed_origins)
+        self.origins = OriginPolicy(self._origins_given)
 
         protected = set(PROTECTED)
         prefixes = list(PROTECTED_PREFIXES)
@@ -167,6 +181,34 @@ class Policy:
                 self.request_facts(version, value)
                 if value is not None:
                     self.request_facts(version, value.decode())
+
+    def for_server(self, *, keeps_http10: bool = True, announce: Announce = "every") -> Policy:
+        """This policy as a server with these traits lets it be kept (traits as data).
+
+        ``keeps_http10``: the server can keep an HTTP/1.0 connection alive; where it cannot,
+        ``http10_keep_alive`` is off (an HTTP/1.0 request is never persistent, connmw never
+        says ``keep-alive`` to it: uvicorn and hypercorn close it whatever they are told,
+        and uvicorn's httptools writes its own ``close`` beside connmw's field).
+        ``announce``: which Connection fields the server should be given (:data:`Announce`).
+        Returns this policy when nothing changes, else a sibling built once.
+        """
+        http10 = self.http10_keep_alive and keeps_http10
+        if http10 == self.http10_keep_alive and announce == self.announce:
+            return self
+        sibling = self._siblings.get((http10, announce))
+        if sibling is None:
+            sibling = Policy(
+                explicit_keep_alive=self.explicit_keep_alive,
+                http10_keep_alive=http10,
+                strip_headers=self._strip_given,
+                protected_headers=self._protected_given,
+                max_connection_tokens=self.max_connection_tokens,
+                keep_alive_timeout=self.keep_alive_timeout,
+                allowed_origins=self._origins_given,
+                announce=announce,
+            )
+            self._siblings[(http10, announce)] = sibling
+        return sibling
 
     # -- names ---------------------------------------------------------------------
 
@@ -379,7 +421,9 @@ class Policy:
         response must have a Content-Length; on HTTP/1.1 a server that does not chunk
         leaves a body without one to end with the connection, RFC 9112 §6.3 item 8);
         ``requests_left`` adds ``max=N`` to the Keep-Alive hint. An interim (1xx)
-        response decides nothing: the final response does (RFC 9110 §15.2).
+        response decides nothing: the final response does (RFC 9110 §15.2). What goes out
+        through the server follows :attr:`announce` (the request's own close, and
+        keep-alive, may be left to the server); ``close`` is decided alike either way.
         """
         if request.http_version in ("2", "3"):
             return _NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
@@ -387,12 +431,16 @@ class Policy:
             return _UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
         if status < 200:
             return _NO_HEADERS, False  # RFC 9110 §15.2: interim; the final response decides
-        if not request.persistent or app_close or server_close:
+        if not request.persistent:  # the request's own close: every server answers it itself
+            return (_CLOSE_FIELDS if self.announce == "every" else _NO_HEADERS), True
+        if app_close or server_close:
             return _CLOSE_FIELDS, True
         if not has_length and status not in _NO_BODY_STATUSES:
             # RFC 9112 §9.3, §6.3 item 8 (and RFC 1945's keep-alive practice): a body nothing
             # delimits ends with the connection.
             return _CLOSE_FIELDS, True
+        if self.announce == "closes-beyond-request":
+            return _NO_HEADERS, False  # the server decides persistence and says so itself
         if request.http_version != "1.0" and not self.explicit_keep_alive and self.keep_alive_timeout is None:
             return _NO_HEADERS, False
         # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even

@@ -25,8 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..servers import SERVERS as PROFILES
-from ..servers import ServerProfile
+from ._launchers import HOST, LAUNCHERS, Launcher, command
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -38,7 +37,6 @@ __all__ = [
     "missing_servers",
 ]
 
-HOST = "127.0.0.1"
 _POSIX = os.name == "posix"
 
 
@@ -46,11 +44,8 @@ class ServeError(Exception):
     """An application could not be loaded or served; the message is one line."""
 
 
-SERVERS: Mapping[str, ServerProfile] = {
-    name: profile for name, profile in PROFILES.items() if profile.command is not None
-}
-"""The servers ``connmw check --server`` can start: every row of :data:`connmw.servers.SERVERS`
-that says how."""
+SERVERS: Mapping[str, Launcher] = LAUNCHERS
+"""The servers ``connmw check --server`` can start (:mod:`connmw.tool._launchers`)."""
 DEFAULT_SERVER = {"asgi": "uvicorn", "wsgi": "werkzeug"}
 
 
@@ -133,14 +128,11 @@ def interface_of(app: Any) -> str:
 
 
 def _command(name: str, interface: str, target: str, port: int) -> list[str]:
-    command = SERVERS[name].command
-    if command is None:  # pragma: no cover - SERVERS holds only rows that say how
-        raise ServeError(f"connmw cannot start {name}")
     if name == "gunicorn" and interface == "asgi" and importlib.util.find_spec("uvicorn_worker") is None:
         raise ServeError(
             "gunicorn serves ASGI apps with uvicorn-worker: python -m pip install uvicorn-worker"
         )
-    return command(sys.executable, interface, target, port)
+    return command(name, interface, target, port)
 
 
 def _environment() -> dict[str, str]:
@@ -164,6 +156,9 @@ class Server:
             raise ServeError(f"{name} does not serve {interface.upper()} applications")
         if missing_servers(name):
             raise ServeError(f"{name} is not installed: {kind.install}")
+        problem = kind.problem() if kind.problem is not None else None
+        if problem is not None:
+            raise ServeError(problem)
         self.name = name
         self.target = target
         self.port = port or free_port()

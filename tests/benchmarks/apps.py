@@ -9,7 +9,10 @@ here, e.g. ``tests.benchmarks.apps:asgi_plain__connmw``: the module's ``__getatt
 builds it on first use, so a server process only imports what it serves.
 
 connmw is built with ``load_config(environ={})``: every setting at its default whatever
-``CONNMW_*`` variables the shell has, so the figures are those of a default install.
+``CONNMW_*`` variables the shell has, so the figures are those of a default install; ASGI
+names its server (``server="uvicorn"``, the server of every ASGI benchmark here), because
+the in-process benchmarks' fake ``send`` is no server connmw recognises, and on one it
+does not recognise connmw counts every request off its hot path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[..., Iterable[bytes]]
+
+ASGI_SERVER = "uvicorn"
+"""The profile connmw is told for ASGI (see above); WSGI's is recognised (``gunicorn.socket``)."""
 
 STREAM_CHUNKS = 10_000
 """Body messages (ASGI) or iterated chunks (WSGI) of the streaming scenario."""
@@ -85,7 +91,8 @@ WSGI_ENVIRON: dict[str, Any] = {
     "SERVER_PROTOCOL": "HTTP/1.1",
     "SERVER_NAME": "example.com",
     "SERVER_PORT": "80",
-    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load; connmw reads it
+    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load
+    "gunicorn.socket": None,  # what recognises gunicorn, whose every environ has it
     "REMOTE_ADDR": "127.0.0.1",
     "HTTP_HOST": "example.com",
     "HTTP_CONNECTION": "keep-alive",
@@ -319,7 +326,7 @@ def _connmw_asgi(app: ASGIApp) -> ASGIApp:
     from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415 (a broken connmw fails one row)
     from connmw.config import load_config  # noqa: PLC0415
 
-    return ConnectionMiddleware(app, config=load_config(environ={}))
+    return ConnectionMiddleware(app, config=load_config(environ={}, server=ASGI_SERVER))
 
 
 def _connmw_quiet(app: ASGIApp) -> ASGIApp:
@@ -328,7 +335,10 @@ def _connmw_quiet(app: ASGIApp) -> ASGIApp:
     from connmw.config import load_config  # noqa: PLC0415
 
     return ConnectionMiddleware(
-        app, config=load_config(environ={}, **_CONNMW_OPTIONS["connmw, explicit_keep_alive=0"])
+        app,
+        config=load_config(
+            environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS["connmw, explicit_keep_alive=0"]
+        ),
     )
 
 
@@ -435,7 +445,7 @@ def __getattr__(name: str) -> Any:
             from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
             from connmw.config import load_config  # noqa: PLC0415
 
-            config = load_config(environ={}, **_CONNMW_OPTIONS[label])
+            config = load_config(environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS[label])
             app.add_middleware(ConnectionMiddleware, config=config)  # type: ignore[attr-defined]
         else:
             app.add_middleware(wrappers[label])  # type: ignore[attr-defined]

@@ -1091,8 +1091,9 @@ def test_stats_reach_a_middleware_add_middleware_built(servers: Callable[[str], 
     assert after["headers_stripped"]["x-hop"] == before + 1
     assert set(after) == {
         "headers_stripped", "handshakes_rejected", "connections_closed", "request_abuse", "bodies_dropped",
-        "readiness",
+        "readiness", "unrecognised",
     }  # fmt: skip
+    assert after["unrecognised"] == 0  # the server, recognised
 
 
 @pytest.mark.parametrize("name", ["example-fastapi", "example-starlette"])

@@ -78,6 +78,7 @@ OPTIONS = [
     pytest.param("max_requests_per_connection", "100", 100, 3, 3, id="max-requests-per-connection"),
     pytest.param("max_connection_age", "3600", 3600, 60, 60, id="max-connection-age"),
     pytest.param("ready_path", "/healthz", "/healthz", "/-/ready", "/-/ready", id="ready-path"),
+    pytest.param("server", "Unknown", "unknown", "django", "django", id="server"),
 ]
 
 
@@ -261,6 +262,8 @@ BAD_ENV = [
     pytest.param("ready_path", "/ready now", id="ready-path-with-a-space"),
     pytest.param("ready_path", "/ready#x", id="ready-path-with-a-fragment"),
     pytest.param("ready_path", "/r\x01", id="ready-path-with-a-control-byte"),
+    pytest.param("server", "nginx", id="server-not-one-connmw-knows"),
+    pytest.param("server", "", id="server-empty"),
 ]
 
 
@@ -332,6 +335,7 @@ BAD_KEYWORDS = [
     pytest.param("max_connection_age", -60, id="max-connection-age-negative"),
     pytest.param("ready_path", 8080, id="ready-path-a-number"),
     pytest.param("ready_path", b"/healthz", id="ready-path-bytes"),
+    pytest.param("server", None, id="server-none"),
 ]
 
 

@@ -28,8 +28,10 @@ drain tests wait a little longer than that after touching or removing it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +55,7 @@ from tests.wire import (
     granian_cmd,
     gunicorn_cmd,
     hypercorn_cmd,
+    mod_wsgi_cmd,
     request_bytes,
     twisted_cmd,
     uvicorn_cmd,
@@ -531,6 +534,35 @@ def test_granian_wsgi_drain_and_hint_without_limits(serve: ServerPool, drain_dir
         path.unlink()
 
 
+def test_mod_wsgi_limits_drain_and_ready_path(serve: ServerPool) -> None:
+    """Apache with mod_wsgi acts on connmw's one field: limits (it gives REMOTE_PORT), the
+    Keep-Alive hint, drain and the ready path. Its children (www-data when started as root)
+    look for the drain file: it lives in a directory they may enter."""
+    directory = Path(tempfile.mkdtemp(prefix="connmw-mod-wsgi-"))
+    directory.chmod(0o755)
+    path = directory / "drain"
+    try:
+        env = {**wsgi_env(path), "CONNMW_READY_PATH": "/-/ready"}
+        server = serve(lambda port: mod_wsgi_cmd("tests.apps.wrapped_wsgi:app", port), env=env)
+        with RawConnection(server.port) as connection:
+            first, second = connection.send(GET), connection.send(GET)
+            third = connection.send(GET, check_closed=True)
+        assert_persists(first, "first", ["timeout=5, max=2"])
+        assert_persists(second, "second", ["timeout=5, max=1"])
+        assert_closes(third, "the third, at max_requests_per_connection")
+        ready = exchange(server.port, request_bytes("GET", "/-/ready"))
+        assert (ready.status, ready.body, connection_field(ready)) == (200, b"ready\n", ["keep-alive"])
+        path.touch()
+        time.sleep(SWITCH_WAIT)
+        assert_closes(exchange(server.port, GET), "draining")
+        draining = exchange(server.port, request_bytes("GET", "/-/ready"))
+        assert (draining.status, draining.body) == (503, b"draining\n")
+        assert (draining.header_values("retry-after"), connection_field(draining)) == (["5"], ["close"])
+        assert draining.closed
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -570,6 +602,7 @@ BAD_VALUES = {
     "CONNMW_MAX_REQUESTS_PER_CONNECTION": "0",
     "CONNMW_MAX_CONNECTION_AGE": "1.5",
     "CONNMW_READY_PATH": "healthz",
+    "CONNMW_SERVER": "apache",
 }
 NO_BAD_TEXT = {"CONNMW_DRAIN_FILE": "any text is a path; empty, 'none' or 'off' mean none"}
 ACCEPTED = {variable: accepted for variable, _, _, accepted in describe_options()}
