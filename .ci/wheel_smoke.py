@@ -42,7 +42,8 @@ async def receive() -> dict[str, object]:
 
 
 scope = {"type": "http", "http_version": "1.0", "method": "GET", "headers": [], "path": "/"}
-asyncio.run(ConnectionMiddleware(app)(scope, receive, record))
+# An in-process send is no server connmw recognises (its fallback says nothing): name one.
+asyncio.run(ConnectionMiddleware(app, server="uvicorn")(scope, receive, record))
 check(sent[0]["headers"] == [(b"content-length", b"2"), (b"connection", b"close")], sent)
 
 started: list[object] = []
