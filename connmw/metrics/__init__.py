@@ -73,7 +73,7 @@ METRICS: Final = (
         "connmw_headers_stripped_total",
         "name",
         "{header}",
-        "Response headers connmw removed, by lower-case name (the first 32 names, then 'other')",
+        f"Response headers connmw removed, by lower-case name (the first {NAME_LIMIT}, then '{OTHER}')",
     ),
     Metric(
         "handshakes_rejected",
