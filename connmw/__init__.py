@@ -8,7 +8,9 @@ Paired middlewares share one rules core:
   application;
 * :mod:`connmw.rules` — the pure, I/O-free decisions both adapters follow;
 * :mod:`connmw.config` — the settings, from keywords and ``CONNMW_*`` variables;
-* :func:`connmw.stats` — every middleware's counters in this process, however it was added.
+* :func:`connmw.stats` — every middleware's counters in this process, however it was added;
+* :mod:`connmw.metrics` — the same counters as Prometheus or OpenTelemetry metrics
+  (``CONNMW_METRICS``; optional extras, imported only when turned on).
 
 ``import connmw`` never checks the environment; importing :mod:`connmw.asgi` or
 :mod:`connmw.wsgi` does (:func:`connmw.config.check_environment`), so that a

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar, final
 
+from . import metrics
 from .config import Config, load_config
 from .errors import ConfigError
 from .lifecycle import Lifecycle
@@ -29,7 +30,8 @@ _warned_nested: list[bool] = []  # once per process, like every connmw warning
 
 @final
 class Core:
-    """Settings, rules core, lifecycle and counters of one middleware instance.
+    """Settings, rules core, lifecycle and counters of one middleware instance (and the
+    process's metrics backend, turned on by the first middleware configured with one).
 
     Everything here is built in ``__init__``, so a bad ``CONNMW_*`` value stops
     start-up (never the first request); the adapters copy the flags they test per
@@ -42,6 +44,7 @@ class Core:
         self.config: Config = config if config is not None else load_config(**options)
         self.policy: Policy = self.config.policy()
         self.reporter = Reporter(self.policy.why_removed)
+        metrics.enable(self.config.metrics)  # process-wide; "none" leaves it as it is
         self.lifecycle = Lifecycle(self.config)
         self.lifecycle_on: bool = self.lifecycle.limited or self.config.drain_file is not None
         self.enabled: bool = self.config.enabled

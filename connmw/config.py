@@ -20,6 +20,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError
+from .metrics import BACKENDS as METRICS_BACKENDS
+from .metrics import missing as metrics_missing
 from .rules import OriginPolicy, Policy, is_token
 from .servers import NAMES as SERVER_NAMES
 
@@ -128,6 +130,21 @@ def _server(value: object) -> str:
     raise ValueError
 
 
+class _UnusableError(ValueError):
+    """A value connmw accepts that cannot work here (its message says why and what to do)."""
+
+
+def _metrics(value: object) -> str:
+    """``none``, or a metrics backend whose package is installed (connmw.metrics)."""
+    if not isinstance(value, str) or value.strip().lower() not in ("none", *METRICS_BACKENDS):
+        raise ValueError
+    backend = value.strip().lower()
+    problem = None if backend == "none" else metrics_missing(backend)
+    if problem is not None:
+        raise _UnusableError(problem)
+    return backend
+
+
 def _path(value: object) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -162,6 +179,7 @@ _OPTIONS: dict[str, _Option] = {
     "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "ready_path": _Option(_optional(_url_path), "a URL path starting with '/', no query (empty for none)"),
     "server": _Option(_server, "auto (recognise it), unknown, or one of: " + ", ".join(SERVER_NAMES[2:])),
+    "metrics": _Option(_metrics, "none, or a metrics backend: " + ", ".join(METRICS_BACKENDS)),
 }
 
 
@@ -189,6 +207,7 @@ class Config:
     max_connection_age: int | None = None
     ready_path: str | None = None
     server: str = "auto"
+    metrics: str = "none"
 
     def policy(self) -> Policy:
         """The rules core configured by these settings."""
@@ -235,6 +254,8 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
         labels[key] = label
         try:
             values[key] = option.parse(raw)
+        except _UnusableError as error:
+            raise ConfigError(f"{label}: {error}") from None
         except ValueError as error:
             detail = f" ({error})" if str(error) else ""
             raise ConfigError(f"{label}: expected {option.accepted}{detail}") from None

@@ -10,6 +10,8 @@ Counting happens only when something is corrected, rejected or closed, so a clea
 response costs nothing here. Every middleware's counters are also reachable without the
 middleware itself, which a framework may build out of reach (Starlette's
 ``add_middleware``): :func:`stats` sums them over every live instance of the process.
+Where a metrics backend is on (:mod:`connmw.metrics`), each count also goes to its
+:class:`Sink`, at the same moments, so a clean response never reaches it either.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
-__all__ = ["Reporter", "Stats", "logger", "stats"]
+__all__ = ["Reporter", "Sink", "Stats", "draining_changed", "logger", "set_sink", "sink", "stats"]
 
 logger = logging.getLogger("connmw")
 
@@ -27,6 +30,41 @@ _already_warned: set[tuple[str, bytes]] = set()
 
 _live: weakref.WeakSet[Reporter] = weakref.WeakSet()  # one per middleware alive in this process
 _live_lock = threading.Lock()
+
+
+class Sink(Protocol):
+    """Where counts go besides :class:`Stats`: a metrics backend (:mod:`connmw.metrics`).
+
+    ``count`` is called once per count, with the ``Stats`` key (``"headers_stripped"``,
+    ``"connections_closed"``, …) and its label (the header name, reason or state; ``None``
+    for ``request_abuse`` and ``unrecognised``); ``draining`` when this process starts or
+    stops draining (:mod:`connmw.lifecycle`).
+    """
+
+    def count(self, metric: str, label: str | None) -> None: ...
+
+    def draining(self, on: bool) -> None: ...
+
+
+_sink: Sink | None = None  # process-wide, like the metrics it feeds
+
+
+def set_sink(new: Sink | None) -> None:
+    """Send every later count of every middleware in this process to ``new`` (``None``: nowhere)."""
+    global _sink
+    _sink = new
+
+
+def sink() -> Sink | None:
+    """The sink counts go to, if any."""
+    return _sink
+
+
+def draining_changed(on: bool) -> None:
+    """This process started (``on``) or stopped draining: the sink's gauge says so."""
+    current = _sink
+    if current is not None:
+        current.draining(on)
 
 
 class Stats:
@@ -118,6 +156,7 @@ class Reporter:
         for name in names:
             text = name.decode("latin-1")
             counts[text] = counts.get(text, 0) + 1
+            _count("headers_stripped", text)
             if (where, name) not in _already_warned:
                 _already_warned.add((where, name))
                 self._warn_stripped(where, name)
@@ -141,6 +180,7 @@ class Reporter:
         """A WebSocket handshake was refused."""
         counts = self.stats.handshakes_rejected
         counts[code] = counts.get(code, 0) + 1
+        _count("handshakes_rejected", code)
         if code == "forbidden-origin":
             logger.info(
                 "WebSocket handshake refused: %s; to admit an origin, list it in "
@@ -154,11 +194,13 @@ class Reporter:
         """A response closed its connection, for ``reason``."""
         counts = self.stats.connections_closed
         counts[reason] = counts.get(reason, 0) + 1
+        _count("connections_closed", reason)
 
     def body_dropped(self, reason: str) -> None:
         """Body bytes of a response without content (``reason`` from the rules) were dropped."""
         counts = self.stats.bodies_dropped
         counts[reason] = counts.get(reason, 0) + 1
+        _count("bodies_dropped", reason)
         if ("body", reason.encode()) not in _already_warned:
             _already_warned.add(("body", reason.encode()))
             what = "a response to HEAD" if reason == "head" else f"a {reason} response"
@@ -169,6 +211,7 @@ class Reporter:
         counts = self.stats.readiness
         key = "draining" if draining else "ready"
         counts[key] = counts.get(key, 0) + 1
+        _count("readiness", key)
 
     def server(self, name: str, how: str, *, recognised: bool) -> None:
         """The server profile a middleware uses, logged once per process and profile."""
@@ -198,10 +241,12 @@ class Reporter:
     def unrecognised(self) -> None:
         """A request was served on a server connmw did not recognise."""
         self.stats.unrecognised += 1
+        _count("unrecognised", None)
 
     def abuse(self, what: str) -> None:
         """A request's Connection field tried to nominate what it may not."""
         self.stats.request_abuse += 1
+        _count("request_abuse", None)
         if ("abuse", what.encode()) not in _already_warned:
             _already_warned.add(("abuse", what.encode()))
             logger.warning("client Connection field %s; ignored", what)
@@ -221,6 +266,13 @@ def stats() -> dict[str, object]:
     for reporter in reporters:
         total.add(reporter.stats)
     return total.as_dict()
+
+
+def _count(metric: str, label: str | None) -> None:
+    """One count to the sink, if one is set (called only where ``Stats`` counts)."""
+    current = _sink
+    if current is not None:
+        current.count(metric, label)
 
 
 def _title(name: str) -> str:

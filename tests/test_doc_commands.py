@@ -65,6 +65,8 @@ NEEDS: dict[str, str] = {
     "python -m pip install -e '.[test]'": PYPI,
     "python -m pip install -e .": PYPI,
     "python -m pip install -e '.[examples]'": PYPI,
+    "python -m pip install -e '.[prometheus]'": PYPI,
+    "python -m pip install -e '.[otel]'": PYPI,
     "python -m pytest": "the default suite itself (this test is part of it)",
     "python -m pytest -m slow": "a long run (the README gives its length)",
     "python -m pytest -m load": "wrk, and minutes of load",

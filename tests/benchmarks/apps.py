@@ -329,17 +329,22 @@ def _connmw_asgi(app: ASGIApp) -> ASGIApp:
     return ConnectionMiddleware(app, config=load_config(environ={}, server=ASGI_SERVER))
 
 
-def _connmw_quiet(app: ASGIApp) -> ASGIApp:
-    """connmw with ``explicit_keep_alive`` off: nothing said on persistent HTTP/1.1 responses."""
-    from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
-    from connmw.config import load_config  # noqa: PLC0415
+def _connmw_with(label: str) -> Callable[[ASGIApp], ASGIApp]:
+    """connmw (ASGI) with the options of ``label`` in :data:`_CONNMW_OPTIONS`."""
 
-    return ConnectionMiddleware(
-        app,
-        config=load_config(
-            environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS["connmw, explicit_keep_alive=0"]
-        ),
-    )
+    def wrap(app: ASGIApp) -> ASGIApp:
+        from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
+        from connmw.config import load_config  # noqa: PLC0415
+
+        return ConnectionMiddleware(
+            app, config=load_config(environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS[label])
+        )
+
+    return wrap
+
+
+_connmw_quiet = _connmw_with("connmw, explicit_keep_alive=0")
+"""connmw with ``explicit_keep_alive`` off: nothing said on persistent HTTP/1.1 responses."""
 
 
 def _connmw_wsgi(app: WSGIApp) -> WSGIApp:
@@ -391,6 +396,11 @@ FLOOR_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "connmw, explicit_keep_alive=0": _connmw_quiet,
 }
 """Served under load and counted by callgrind beside connmw, to split its cost (ASGI)."""
+METRICS_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
+    "connmw, metrics=prometheus": _connmw_with("connmw, metrics=prometheus"),
+    "connmw, metrics=otel": _connmw_with("connmw, metrics=otel"),
+}
+"""Counted by callgrind beside connmw: a plain request costs the same with metrics on (ASGI)."""
 WSGI_WRAPPERS: dict[str, Callable[[WSGIApp], WSGIApp]] = {
     "bare": _bare,
     "do-nothing wrapper": WsgiPassThrough,
@@ -412,10 +422,14 @@ _SERVED_WRAPPERS = {
     "passthrough": "do-nothing wrapper",
     "keepalive_only": "keep-alive field only",
     "connmw_quiet": "connmw, explicit_keep_alive=0",
+    "connmw_prometheus": "connmw, metrics=prometheus",
+    "connmw_otel": "connmw, metrics=otel",
 }
 _CONNMW_OPTIONS: dict[str, dict[str, Any]] = {
     "connmw": {},
     "connmw, explicit_keep_alive=0": {"explicit_keep_alive": False},
+    "connmw, metrics=prometheus": {"metrics": "prometheus"},
+    "connmw, metrics=otel": {"metrics": "otel"},
 }
 SERVED_NAMES = {label: suffix for suffix, label in _SERVED_WRAPPERS.items()}
 """A wrapper's label → the suffix servers import it by (``asgi_plain__<suffix>``)."""
@@ -435,7 +449,7 @@ def __getattr__(name: str) -> Any:
     if not sep or base not in _SERVED or label is None:
         raise AttributeError(name)
     wrappers: dict[str, Any] = (
-        WSGI_WRAPPERS if base.startswith("wsgi") else {**ASGI_WRAPPERS, **FLOOR_WRAPPERS}
+        WSGI_WRAPPERS if base.startswith("wsgi") else {**ASGI_WRAPPERS, **FLOOR_WRAPPERS, **METRICS_WRAPPERS}
     )
     if label not in wrappers:
         raise AttributeError(name)

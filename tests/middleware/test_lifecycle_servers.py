@@ -603,6 +603,7 @@ BAD_VALUES = {
     "CONNMW_MAX_CONNECTION_AGE": "1.5",
     "CONNMW_READY_PATH": "healthz",
     "CONNMW_SERVER": "apache",
+    "CONNMW_METRICS": "statsd",
 }
 NO_BAD_TEXT = {"CONNMW_DRAIN_FILE": "any text is a path; empty, 'none' or 'off' mean none"}
 ACCEPTED = {variable: accepted for variable, _, _, accepted in describe_options()}
