@@ -1,5 +1,7 @@
 """An installed connmw answers a request, compiled or not: the check every built wheel passes.
 
+Installed alone (no extra), it also refuses a metrics backend whose package is missing.
+
 Usage: ``python .ci/wheel_smoke.py [--pure]``. Without ``--pure`` the installation must be
 the accelerated build (the cibuildwheel test command, CI); with it, the pure one. Run it
 from a directory without a connmw checkout, so that the installed package is imported.
@@ -42,7 +44,8 @@ async def receive() -> dict[str, object]:
 
 
 scope = {"type": "http", "http_version": "1.0", "method": "GET", "headers": [], "path": "/"}
-asyncio.run(ConnectionMiddleware(app)(scope, receive, record))
+# An in-process send is no server connmw recognises (its fallback says nothing): name one.
+asyncio.run(ConnectionMiddleware(app, server="uvicorn")(scope, receive, record))
 check(sent[0]["headers"] == [(b"content-length", b"2"), (b"connection", b"close")], sent)
 
 started: list[object] = []
@@ -56,5 +59,14 @@ def wsgi_app(environ: object, start_response: object) -> list[bytes]:
 environ = {"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO()}
 body = connmw.wsgi.ConnectionMiddleware(wsgi_app)(environ, lambda s, h, e=None: started.append(h))
 check(b"".join(body) == b"ok" and started == [[("Content-Type", "text/plain")]], started)
+# Alone, connmw has no metrics backend: asking for one stops start-up with what to install.
+for backend in ("prometheus", "otel"):
+    try:
+        connmw.load_config(environ={}, metrics=backend)
+    except connmw.ConfigError as error:
+        check(f"connmw[{backend}]" in str(error), error)
+    else:
+        check(False, f"metrics={backend!r} accepted without its package")
+check(not {name.split(".")[0] for name in sys.modules} & {"prometheus_client", "opentelemetry"}, sys.modules)
 build = "pure" if pure else "accelerated"
 print(f"connmw {connmw.__version__} ({build}) from {connmw.__file__}: ASGI and WSGI answer")

@@ -7,7 +7,14 @@ Paired middlewares share one rules core:
 * :mod:`connmw.wsgi` — ``ConnectionMiddleware`` for Flask, Django or any WSGI
   application;
 * :mod:`connmw.rules` — the pure, I/O-free decisions both adapters follow;
-* :mod:`connmw.config` — the settings, from keywords and ``CONNMW_*`` variables.
+* :mod:`connmw.config` — the settings, from keywords and ``CONNMW_*`` variables;
+* :func:`connmw.stats` — every middleware's counters in this process, however it was added;
+* :mod:`connmw.metrics` — the same counters as Prometheus or OpenTelemetry metrics
+  (``CONNMW_METRICS``; optional extras, imported only when turned on).
+
+``import connmw`` never checks the environment; importing :mod:`connmw.asgi` or
+:mod:`connmw.wsgi` does (:func:`connmw.config.check_environment`), so that a
+``CONNMW_*`` typo stops start-up before a framework builds the middleware.
 
 ``connmw.accelerated`` says whether this installation runs the optional compiled build
 (the rules, both adapters and the server table compiled with mypyc; docs/install.md): same
@@ -27,6 +34,7 @@ from .errors import (
     SwitchingProtocolsError,
 )
 from .lifecycle import drain, draining, undrain
+from .report import stats
 from .rules import Policy, RequestFacts, forwardable_headers
 
 __all__ = [
@@ -45,10 +53,11 @@ __all__ = [
     "draining",
     "forwardable_headers",
     "load_config",
+    "stats",
     "undrain",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 accelerated: bool = not (_rules.__file__ or "").endswith(".py")
 """Whether the compiled build of :mod:`connmw.rules` and :mod:`connmw.asgi` is running."""

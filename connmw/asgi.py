@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core
-from .config import Config
-from .errors import ForbiddenBodyError, ForbiddenHeaderError
+from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from .config import Config, check_environment
+from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .report import Stats
+from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
@@ -20,7 +20,7 @@ from .rules import (
     no_content_reason,
     readiness_answer,
 )
-from .servers import ServerProfile, recognise_asgi
+from .servers import UNKNOWN, ServerProfile, describe_asgi, recognise_asgi
 
 __all__ = [
     "STATE_KEY",
@@ -37,10 +37,18 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ASGIApp = Callable[[Any, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+"""Any ASGI application, whatever types its framework writes it with.
+
+Starlette types scopes and messages as mappings; Litestar, Quart (hypercorn's types) and Falcon
+as TypedDicts, which no mapping type covers. The middleware takes any of them and is one of
+each to a type checker (Starlette's middleware factory protocol is written the same way).
+"""
 
 STATE_KEY: Final = "connmw"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published: ``scope["state"]["connmw"]``."""
+
+check_environment()  # a CONNMW_* typo stops the import, before any framework builds a middleware
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -72,19 +80,25 @@ class ConnectionMiddleware:
     * Passes lifespan and unknown scope types through untouched.
 
     Args:
-        app: the ASGI application to wrap.
+        app: the ASGI application to wrap, positionally or as ``app=`` (Litestar's
+            ``DefineMiddleware``); any framework's (docs/frameworks.md).
         config: a :class:`connmw.config.Config` built with :func:`connmw.load_config`;
             give either this or keyword options, not both.
         **options: any setting of the README's configuration table (``strict``, ``enabled``,
             ``strip_request_headers``, ``ws_validate``, ``ws_allowed_origins``,
             ``http10_buffer_bytes``, ``drain_file``, ``max_requests_per_connection``,
             …). A keyword wins over its ``CONNMW_*`` variable; bad values raise
-            :class:`connmw.ConfigError` here, never at the first request.
+            :class:`connmw.ConfigError` here, never at the first request. Built inside a
+            running server (Starlette's and FastAPI's ``add_middleware``: the stack is
+            built on the first ASGI call), it cannot raise to stop start-up: it fails the
+            lifespan startup with the message instead (uvicorn and hypercorn exit), and
+            raises the error on every request.
 
     With ``strict`` on, a header connmw would have removed raises
     :class:`connmw.ForbiddenHeaderError` naming it (the server then answers 500): for
-    development and tests. Read-only attributes: ``config``, ``policy`` and ``stats``
-    (counters of what was stripped, refused and closed).
+    development and tests. Read-only attributes: ``config``, ``policy``, ``stats``
+    (counters of what was stripped, refused and closed) and ``server_name`` (the server
+    profile in use, ``None`` before the first request).
 
     Usage (add it last, so that it is the outermost middleware and sees every header)::
 
@@ -107,20 +121,47 @@ class ConnectionMiddleware:
     answer stands. What each server allows, measured: docs/servers.md.
     """
 
-    def __init__(self, app: ASGIApp, /, *, config: Config | None = None, **options: Any) -> None:
-        # ``app`` is positional-only so that type checkers accept the class in
-        # Starlette's ``add_middleware`` (its factory protocol has ``app, /``).
-        core = self._core = Core(config, options)
-        self.app = app
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits.
-        self._plain = core.enabled and not (core.strip_request or core.lifecycle_on)
-        # What every request reads, one attribute load away.
+    # ``app`` positionally or as ``app=``: Starlette's ``add_middleware`` passes it positionally
+    # and types its factory as ``(app, /, **options)``, which a positional-or-keyword ``app``
+    # fails under mypy (``**options`` could hold a second one); Litestar's ``DefineMiddleware``
+    # passes ``app=``. So ``app`` is positional-only here and a keyword ``app`` is taken out
+    # of the options (connmw._base.wrapped_app), never read as one. Overloads would type both
+    # ways apart, but mypyc cannot compile an overloaded ``__init__``.
+    def __init__(
+        self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any
+    ) -> None:
+        self.app: ASGIApp = wrapped_app(app, options.pop("app", None))
+        self._failure: str | None = None  # a bad setting, met while a server already ran
+        try:
+            core = Core(config, options, "asgi")
+        except ConfigError as error:
+            if not built_by_a_running_server():
+                raise
+            core, self._failure = Core(Config(enabled=False), {}, "asgi"), str(error)
+            logger.error(
+                "connmw built inside a running server: %s; its lifespan startup fails and "
+                "every request raises this error",
+                error,
+            )
+        self._core = core
+        if isinstance(self.app, ConnectionMiddleware):
+            warn_nested("one ConnectionMiddleware built around another")
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits, a
+        # server recognised. The first request is looked at for an outer connmw's facts first
+        # and recognises the server (then it is sent on its way), so that this costs the later
+        # ones nothing; on a server not recognised every request is counted off the hot path.
+        self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
+        self._plain = False
+        self._unseen = core.enabled
+        # What every request reads, one attribute load away: the rules as the server lets
+        # connmw keep them (Policy.for_server), once the server is known.
         self._rules = core.policy
         self._ready = core.ready_path
         # The server, known from the first send it gives (one server per process): most need
-        # nothing, some a hook (connmw.servers). Until then, _server_closes finds it out.
+        # nothing, some a hook (connmw.servers).
         self._server: ServerProfile | None = None
-        self._server_closes: Callable[[Send], bool] | None = self._first_closes
+        self._server_closes: Callable[[Send], bool] | None = None
+        self._counting = False  # a server not recognised: count its requests
 
     @property
     def config(self) -> Config:
@@ -137,11 +178,32 @@ class ConnectionMiddleware:
         """Counters of corrections, refused handshakes and closed connections."""
         return self._core.reporter.stats
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @property
+    def server_name(self) -> str | None:
+        """The server profile connmw uses (``"unknown"`` when not recognised), or ``None``
+        before the first request."""
+        return None if self._server is None else self._server.name
+
+    async def __call__(
+        self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
         if scope["type"] != "http" or not self._plain:
             if not self._core.enabled:
+                if self._failure is not None:
+                    await refuse_to_run(self._failure, scope, receive, send)
+                    return
                 await self.app(scope, receive, send)
             elif scope["type"] == "http":
+                if self._unseen:  # the first request, looked at once; then on the usual path
+                    self._unseen = False
+                    if self._server is None:
+                        self._recognise(send)
+                    self._plain = self._plain_later and not self._counting
+                    if request_facts(scope) is not None:
+                        warn_nested("an outer connmw already read this request")
+                    await self(scope, receive, send)
+                    return
                 await self._call_unusual(scope, receive, send)
             elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
@@ -200,6 +262,10 @@ class ConnectionMiddleware:
     ) -> None:
         """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
+        if self._server is None:
+            self._recognise(send)
+        if self._counting:
+            self._core.reporter.unrecognised()
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -256,8 +322,9 @@ class ConnectionMiddleware:
         )
         if close or removed:
             self._account(facts, scope, close, removed, reason, framing=framing)
-        if server.persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
-            server.persist(send, not close, ())
+        persist = server.asgi_persist
+        if persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
+            persist(send, not close)
         if new is headers:
             return message
         return {**message, "headers": new}
@@ -265,15 +332,22 @@ class ConnectionMiddleware:
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
         server = self._server
-        if server is None:
-            server = self._server = recognise_asgi(send)
-            self._server_closes = server.closes_itself
-        return server
+        return self._recognise(send) if server is None else server
 
-    def _first_closes(self, send: Send) -> bool:
-        """``_server_closes`` until the server is known: recognise it, then ask it."""
-        closes = self._server_of(send).closes_itself
-        return closes is not None and closes(send)
+    def _recognise(self, send: Send) -> ServerProfile:
+        """Know the server (``CONNMW_SERVER``, or recognised from ``send``), once: its
+        rules, its hook, the hot path; log which profile it is."""
+        core = self._core
+        server = core.forced or recognise_asgi(send)
+        self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
+        self._server_closes = server.closes_itself
+        self._counting = server is UNKNOWN and core.forced is None
+        if not self._unseen:  # else the first request's look sets it
+            self._plain = self._plain_later and not self._counting
+        self._server = server
+        how = "CONNMW_SERVER" if core.forced is not None else describe_asgi(send)
+        core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        return server
 
     def _account(
         self,

@@ -5,7 +5,10 @@ a keyword argument of the middlewares and a variable ``CONNMW_<NAME>`` (the keyw
 in upper case). A keyword wins over the environment, the environment over the default.
 Values are parsed strictly when the middleware is built, so a deployment with a typo
 fails at start-up with a message naming the variable, the value and what is accepted,
-never at the first request.
+never at the first request. The environment alone is checked earlier still, when
+:mod:`connmw.asgi` or :mod:`connmw.wsgi` is imported (:func:`check_environment`): that is
+the moment an application hands the middleware class to its framework, before any server
+runs, so a typo stops every server, also one that builds its middleware lazily.
 """
 
 from __future__ import annotations
@@ -17,9 +20,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError
+from .metrics import BACKENDS as METRICS_BACKENDS
+from .metrics import missing as metrics_missing
 from .rules import OriginPolicy, Policy, is_token
+from .servers import NAMES as SERVER_NAMES
 
-__all__ = ["PREFIX", "Config", "load_config"]
+__all__ = ["PREFIX", "Config", "check_environment", "load_config"]
 
 PREFIX = "CONNMW_"
 
@@ -117,6 +123,28 @@ def _url_path(value: object) -> str:
     raise ValueError
 
 
+def _server(value: object) -> str:
+    """``auto``, ``unknown`` or a server's name (connmw.servers)."""
+    if isinstance(value, str) and value.strip().lower() in SERVER_NAMES:
+        return value.strip().lower()
+    raise ValueError
+
+
+class _UnusableError(ValueError):
+    """A value connmw accepts that cannot work here (its message says why and what to do)."""
+
+
+def _metrics(value: object) -> str:
+    """``none``, or a metrics backend whose package is installed (connmw.metrics)."""
+    if not isinstance(value, str) or value.strip().lower() not in ("none", *METRICS_BACKENDS):
+        raise ValueError
+    backend = value.strip().lower()
+    problem = None if backend == "none" else metrics_missing(backend)
+    if problem is not None:
+        raise _UnusableError(problem)
+    return backend
+
+
 def _path(value: object) -> str:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -150,6 +178,8 @@ _OPTIONS: dict[str, _Option] = {
     "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
     "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "ready_path": _Option(_optional(_url_path), "a URL path starting with '/', no query (empty for none)"),
+    "server": _Option(_server, "auto (recognise it), unknown, or one of: " + ", ".join(SERVER_NAMES[2:])),
+    "metrics": _Option(_metrics, "none, or a metrics backend: " + ", ".join(METRICS_BACKENDS)),
 }
 
 
@@ -176,6 +206,8 @@ class Config:
     max_requests_per_connection: int | None = None
     max_connection_age: int | None = None
     ready_path: str | None = None
+    server: str = "auto"
+    metrics: str = "none"
 
     def policy(self) -> Policy:
         """The rules core configured by these settings."""
@@ -222,6 +254,8 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
         labels[key] = label
         try:
             values[key] = option.parse(raw)
+        except _UnusableError as error:
+            raise ConfigError(f"{label}: {error}") from None
         except ValueError as error:
             detail = f" ({error})" if str(error) else ""
             raise ConfigError(f"{label}: expected {option.accepted}{detail}") from None
@@ -232,6 +266,18 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
         label = labels.get("strip_headers", "strip_headers")
         raise ConfigError(f"{label}: expected {_OPTIONS['strip_headers'].accepted} ({error})") from None
     return config
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`~connmw.errors.ConfigError` for any ``CONNMW_*`` variable connmw cannot use.
+
+    An unknown name (with the closest known one) or a value that does not parse, with the
+    message :func:`load_config` gives. Importing :mod:`connmw.asgi` or :mod:`connmw.wsgi`
+    calls it, so that a typo stops start-up before any framework builds a middleware;
+    ``import connmw`` and the ``connmw`` command do not, so that they can report it. Every
+    variable is checked, also one a keyword argument will override.
+    """
+    load_config(os.environ if environ is None else environ)
 
 
 def _did_you_mean(name: str, *, env: bool = False) -> str:

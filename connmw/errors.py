@@ -51,7 +51,11 @@ class ForbiddenHeaderError(ProtocolError):
     """
 
     def __init__(self, header: str, why: str) -> None:
-        super().__init__(f"app sent {why} header {header!r}", status_hint=500)
+        if why == "strip_headers":
+            message = f"app sent header {header!r}, which strip_headers (CONNMW_STRIP_HEADERS) removes"
+        else:
+            message = f"app sent {why} header {header!r}"
+        super().__init__(message, status_hint=500)
         self.header = header
 
 

@@ -19,20 +19,36 @@ forwarded address, port 0, as uvicorn's ``--proxy-headers`` sets it; a WSGI serv
 without ``REMOTE_PORT``) nothing names the connection: limits do not apply to it, and
 a WARNING says so once per process. Over HTTP/2 and HTTP/3 many requests share a
 connection that only the server can end (GOAWAY), so limits do not apply there.
+
+Whether the process drains, as its middlewares last saw it (:func:`process_draining`), is
+told to the metrics sink whenever it changes (:func:`connmw.report.draining_changed`):
+at once for :func:`drain` and :func:`undrain`, and for a drain file when a middleware next
+looks at it (on a request, at most once a second).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from .config import Config
-from .report import logger
+from .report import draining_changed, logger
 
-__all__ = ["DRAIN", "TABLE_LIMIT", "DrainSwitch", "Lifecycle", "drain", "draining", "undrain"]
+__all__ = [
+    "DRAIN",
+    "TABLE_LIMIT",
+    "DrainSwitch",
+    "Lifecycle",
+    "drain",
+    "draining",
+    "process_draining",
+    "undrain",
+]
 
 TABLE_LIMIT = 65536
 IDLE_FORGET = 300.0
@@ -56,16 +72,32 @@ DRAIN = _DrainFlag()
 def drain() -> None:
     """Close every HTTP/1.x connection after its current response, in this process."""
     DRAIN.on = True
+    draining_changed(True)
 
 
 def undrain() -> None:
     """Stop draining (the drain file, if configured, still counts)."""
     DRAIN.on = False
+    draining_changed(process_draining())
 
 
 def draining() -> bool:
     """Whether :func:`drain` is in force in this process."""
     return DRAIN.on
+
+
+_switches: weakref.WeakSet[DrainSwitch] = weakref.WeakSet()  # those with a drain file, alive
+_switches_lock = threading.Lock()
+
+
+def process_draining() -> bool:
+    """Whether this process drains, as last seen: :func:`drain`, or a drain file a middleware
+    found present the last time it looked (it looks on a request, at most once a second)."""
+    if DRAIN.on:
+        return True
+    with _switches_lock:
+        switches = list(_switches)
+    return any(switch.present for switch in switches)
 
 
 class DrainSwitch:
@@ -74,7 +106,7 @@ class DrainSwitch:
     The file is stat-ed at most once per ``interval`` seconds of ``clock``.
     """
 
-    __slots__ = ("_clock", "_interval", "_next_check", "_path", "_present")
+    __slots__ = ("__weakref__", "_clock", "_interval", "_next_check", "_path", "present")
 
     def __init__(
         self,
@@ -87,7 +119,11 @@ class DrainSwitch:
         self._interval = interval
         self._clock = clock
         self._next_check = float("-inf")
-        self._present = False
+        self.present = False
+        """Whether the file existed when last looked at."""
+        if path is not None:
+            with _switches_lock:
+                _switches.add(self)
 
     def active(self) -> bool:
         """True while draining."""
@@ -98,8 +134,11 @@ class DrainSwitch:
         now = self._clock()
         if now >= self._next_check:
             self._next_check = now + self._interval
-            self._present = os.path.exists(self._path)
-        return self._present
+            present = os.path.exists(self._path)
+            if present != self.present:
+                self.present = present
+                draining_changed(process_draining())
+        return self.present
 
 
 class Lifecycle:

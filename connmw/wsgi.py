@@ -6,14 +6,15 @@ converted to the rules' bytes pairs and back here, and nowhere else.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._base import Core
-from .config import Config
+from ._base import Core, warn_nested
+from .config import Config, check_environment
 from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
 from .report import Stats, logger
@@ -29,7 +30,8 @@ from .rules import (
     no_content_reason,
     readiness_answer,
 )
-from .servers import FIELD_APP, FIELD_HOOK, FIELD_NONE, FIELD_SERVER, ServerProfile, recognise_wsgi
+from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
+from .servers._recognise import identity
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -43,6 +45,8 @@ __all__ = ["ENVIRON_KEY", "ConnectionMiddleware", "request_facts"]
 ENVIRON_KEY: Final = "connmw.request"
 """Where the request's :class:`~connmw.rules.RequestFacts` are published in the environ."""
 
+check_environment()  # a CONNMW_* typo stops the import, before any server serves the application
+
 # What the rest of a response needs once its start went out: absent before it started (PEP
 # 3333 lets an iterable call start_response lazily), None for nothing more, else a _Pending.
 _RESPONSE: Final = "connmw.response"
@@ -54,6 +58,7 @@ _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if n
 _CALL_QUIETLY: Final[list[bytes]] = []
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
+_refusing: set[object] = set()  # start_responses (by identity) that refused connmw's field
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -70,8 +75,10 @@ class ConnectionMiddleware:
       while the connection persists; ``close`` for HTTP/1.0, the client's or the app's
       ``close``, drain, limits) as far as the server lets it, and makes a close real
       where a field cannot: :mod:`connmw.servers` says, per server, whether connmw's
-      field reaches the client and how to ask the server to close (docs/servers.md). A
-      server it does not recognise is held to PEP 3333: no field at all.
+      field reaches the client and how to ask the server to close (docs/servers.md). On a
+      server it does not recognise it is never worse than the server alone: one
+      ``Connection: close`` for the application's and its own reasons only, sent again
+      without it where the server refuses the field (docs/policy.md).
     * Never lets chunked framing reach an HTTP/1.0 client (RFC 9112 §6.1), nor a body
       no one delimits: a response without Content-Length is held, ``write()`` calls
       included, until the iterable is exhausted (at most ``http10_buffer_bytes``) and
@@ -102,7 +109,8 @@ class ConnectionMiddleware:
     remove or WSGI cannot carry (not a latin-1 ``str`` pair): for development. Otherwise
     removals are counted in ``stats`` and logged once per name, a header WSGI cannot carry
     is logged once and passed on as it is, and the response goes out.
-    Attributes: ``config``, ``policy``, ``stats``. Usage, as the outermost middleware::
+    Attributes: ``config``, ``policy``, ``stats``, ``server_name`` (the server profile in
+    use, ``None`` before the first request). Usage, as the outermost middleware::
 
         app.wsgi_app = ConnectionMiddleware(app.wsgi_app)                 # Flask
         application = ConnectionMiddleware(get_wsgi_application())        # Django wsgi.py
@@ -113,8 +121,11 @@ class ConnectionMiddleware:
     """
 
     def __init__(self, app: WSGIApplication, *, config: Config | None = None, **options: Any) -> None:
-        core = self._core = Core(config, options)
+        core = self._core = Core(config, options, "wsgi")
         self.app = app
+        if isinstance(app, ConnectionMiddleware):
+            warn_nested("one ConnectionMiddleware built around another")
+        self._unseen = True  # until the first request, looked at for an outer connmw's facts
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
         # Response header name -> Policy.kind_of(name), for the quiet start's loop (cheaper than
@@ -126,6 +137,10 @@ class ConnectionMiddleware:
         # Status line -> whether its response has content (rules.no_content_reason), for
         # the quiet start: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
+        self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
+        self._server_name: str | None = None  # the profile met last, logged when it changes
+        # The rules as each server lets them be kept (its traits, as data: Policy.for_server).
+        self._policies: dict[ServerProfile, Policy] = {}
 
     @property
     def config(self) -> Config:
@@ -141,6 +156,12 @@ class ConnectionMiddleware:
     def stats(self) -> Stats:
         """Counters of corrections, refused handshakes and closed connections."""
         return self._core.reporter.stats
+
+    @property
+    def server_name(self) -> str | None:
+        """The server profile connmw uses (``"unknown"`` when not recognised), or ``None``
+        before the first request."""
+        return self._server_name
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         connection = environ.get("HTTP_CONNECTION")
@@ -209,8 +230,15 @@ class ConnectionMiddleware:
             return self._answer_ready(environ, start_response)
         if not core.enabled:
             return self.app(environ, start_response)
+        if self._unseen:  # off the remembered path, and once
+            self._unseen = False
+            if ENVIRON_KEY in environ:
+                warn_nested("an outer connmw already read this request")
+        server = self._server_of(environ, start_response)
+        if server is UNKNOWN and self._forced is None:
+            core.reporter.unrecognised()
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
-        facts = core.policy.request_facts(protocol or "", connection, upgrade)
+        facts = self._policy_of(server).request_facts(protocol or "", connection, upgrade)
         environ[ENVIRON_KEY] = facts
         abuse = facts.tokens.complaint
         if abuse is not None:
@@ -221,16 +249,15 @@ class ConnectionMiddleware:
                 return refusal
         if core.strip_request:
             self._strip(environ, facts)
-        server = recognise_wsgi(environ)
         # HTTP/1.0 has no chunked coding (RFC 9112 §7); some servers do not chunk HTTP/1.1.
         if (facts.http_version == "1.0" or not server.chunks_unsized) and core.buffer_limit:
             held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
         says = server.connection_field
-        quiet = says in (FIELD_SERVER, FIELD_NONE)  # connmw sends it no Connection field
+        quiet = says in ("server", "none")  # connmw sends it no Connection field
         # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
         lone = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
-        if ((quiet and server.persist is None) or (lone and not DRAIN.on)) and environ.get(
+        if ((quiet and server.wsgi_persist is None) or (lone and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
@@ -256,15 +283,14 @@ class ConnectionMiddleware:
 
         ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
         """
+        server = self._server_of(environ, send)
+        policy = self._policy_of(server)
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
-            facts = self._core.policy.request_facts(
-                environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION")
-            )
+            facts = policy.request_facts(environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"))
         headers = headers if type(headers) is list else list(headers)
-        server = recognise_wsgi(environ)
         says = server.connection_field
-        acts = says in (FIELD_APP, FIELD_HOOK) or server.persist is not None  # connmw can close it
+        acts = says in ("app", "hook") or server.wsgi_persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         key = _connection_key(environ) if self._core.lifecycle_on else None
@@ -276,7 +302,7 @@ class ConnectionMiddleware:
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != FIELD_APP and not self._core.strict and len(self._known) < 1024:  # for the quiet start
+        if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the quiet start
             for pair in headers:
                 if (
                     type(pair) is tuple
@@ -295,9 +321,11 @@ class ConnectionMiddleware:
         ):
             out, (fields, close) = list(headers), answer  # granian's common case: add a field
         else:
-            out, fields, close = self._clean(environ, facts, code, headers, exc_info, reason, left, framing)
+            out, fields, close = self._clean(
+                policy, environ, facts, code, headers, exc_info, (reason, left), framing
+            )
         if (
-            server.keeps_http10_keep_alive
+            server.says_http10_keep_alive
             and close
             and facts.http_version == "1.0"
             and facts.tokens.keep_alive
@@ -305,17 +333,27 @@ class ConnectionMiddleware:
             # granian adds its own "keep-alive" to an HTTP/1.0 keep-alive request's answer, so
             # "close" would read "close, keep-alive": send nothing, granian keeps the connection.
             close, fields = False, ()
-        if fields and (says == FIELD_APP or (code == 101 and server.switches_protocols)):
+        added = 0  # connmw's own fields at the end of out
+        if (
+            fields
+            and (says == "app" or (code == 101 and server.switches_protocols))
+            and not (server.may_refuse_field and _refusing and identity(send) in _refusing)
+        ):
             out.extend(map(_text, fields))
+            added = len(fields)
+        if added and server.may_refuse_field:
+            write, refused = self._start_refusable(server, send, (status, out, exc_info), added)
+            close = close and not refused  # the server keeps it, and said nothing
+        else:
+            write = send(status, out, exc_info)
         if close and acts:
             self._core.reporter.closed(close_reason(facts, reason, framing=framing))
             if reason is None:
                 self._core.lifecycle.forget(key)
-        write = send(status, out, exc_info)
         after = None
-        asks = close or says == FIELD_HOOK or facts.http_version == "1.0"  # keep 1.0 where granted
-        if server.persist is not None and code != 101 and asks:
-            after = server.persist(write, not close, tuple(fields))
+        asks = close or says == "hook" or facts.http_version == "1.0"  # keep 1.0 where granted
+        if server.wsgi_persist is not None and code != 101 and asks:
+            after = server.wsgi_persist(write, not close, tuple(fields))
         if no_content is not None or after is not None:
             environ[_RESPONSE] = _Pending(no_content, after)
             if no_content is not None:
@@ -323,6 +361,53 @@ class ConnectionMiddleware:
         else:
             environ[_RESPONSE] = None  # nothing more (an error page replacing a bodiless start too)
         return write
+
+    def _start_refusable(
+        self,
+        server: ServerProfile,
+        send: StartResponse,
+        start: tuple[str, list[tuple[str, str]], OptExcInfo | None],
+        added: int,
+    ) -> tuple[Write, bool]:
+        """``send`` with connmw's fields, or once more without them if the server refuses them.
+
+        PEP 3333 forbids hop-by-hop fields from an application, and servers that check
+        refuse one in ``start_response`` (wsgiref asserts, waitress raises): the response
+        goes out without the field, the server keeps or closes the connection as it does
+        alone, and the field is not offered there again in this process. Returns the
+        server's ``write`` and whether the field was refused.
+        """
+        status, out, exc_info = start
+        try:
+            return send(status, out, exc_info), False
+        except Exception as error:  # what a server raises is not ours to know
+            del out[-added:]
+            # PEP 3333: start_response may be called again, with exc_info, before the head is sent.
+            write = send(status, out, sys.exc_info())
+            _refusing.add(identity(send))
+            self._core.reporter.refused(server.name, error)
+            return write, True
+
+    def _server_of(self, environ: WSGIEnvironment, start_response: StartResponse) -> ServerProfile:
+        """The server behind ``start_response``: forced by ``CONNMW_SERVER``, or recognised."""
+        server = self._forced
+        if server is None:
+            server = recognise_wsgi(environ, start_response)
+        if server.name != self._server_name:  # the first request, or another server: say which
+            self._server_name = server.name
+            how = "CONNMW_SERVER" if self._forced is not None else describe_wsgi(environ, start_response)
+            self._core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        return server
+
+    def _policy_of(self, server: ServerProfile) -> Policy:
+        """The rules as ``server`` lets connmw keep them (connmw.rules.Policy.for_server)."""
+        policy = self._policies.get(server)
+        if policy is None:
+            policy = self._core.policy.for_server(
+                keeps_http10=server.keeps_http10, announce=server.announce_wsgi
+            )
+            self._policies[server] = policy
+        return policy
 
     def _server_reason(
         self,
@@ -342,7 +427,7 @@ class ConnectionMiddleware:
             reason, left = self._core.lifecycle.decide(key)
         if reason is not None:
             return reason, left
-        if server.always_closes and server.connection_field == FIELD_APP:
+        if server.always_closes and server.connection_field == "app":
             return "server", None  # it closes every connection (uWSGI's --http-socket): say so
         unsized = server.closes_unsized_bodiless
         if (
@@ -356,13 +441,13 @@ class ConnectionMiddleware:
 
     def _clean(  # noqa: PLR0917 (the state of one start_response call)
         self,
+        policy: Policy,
         environ: WSGIEnvironment,
         facts: RequestFacts,
         code: int,
         headers: list[tuple[str, str]],
         exc_info: OptExcInfo | None,
-        reason: str | None,
-        left: int | None,
+        server_close: tuple[str | None, int | None],
         framing: bool,
     ) -> tuple[list[tuple[str, str]], Sequence[Header], bool]:
         """The rules' answer for these headers: what stays, connmw's fields, whether to close."""
@@ -374,7 +459,8 @@ class ConnectionMiddleware:
             if problem is not None:
                 logger.error("app answered %s; the server will answer 500", problem)
                 raise SwitchingProtocolsError(problem, status_hint=500)
-        kept, close, removed = self._core.policy.finish_response(
+        reason, left = server_close
+        kept, close, removed = policy.finish_response(
             facts, code, raw, server_close=reason is not None, requests_left=left, delimited=not framing
         )
         if removed:
@@ -388,7 +474,7 @@ class ConnectionMiddleware:
 
     def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Answer a readiness check without calling the application (``ready_path``)."""
-        facts = self._core.policy.request_facts(
+        facts = self._policy_of(self._server_of(environ, start_response)).request_facts(
             environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
         )
         environ[ENVIRON_KEY] = facts
@@ -525,6 +611,9 @@ class _Guarded:
                 yield chunk  # with content, or not started yet
             elif chunk:
                 self._middleware._drop_body(environ)
+                # A chunk, empty: hypercorn's WSGI wrapper starts the response with the
+                # first chunk and answers 500 to an iterable that yields none.
+                yield b""
                 return
 
     def close(self) -> None:

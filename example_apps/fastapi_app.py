@@ -1,7 +1,8 @@
 """A FastAPI application behind connmw: ``uvicorn example_apps.fastapi_app:app``.
 
-The same routes as :mod:`example_apps.starlette_app`: ``/``, ``/stream``, ``/sse``
-(sse-starlette), ``/hoppy`` (hop-by-hop headers connmw removes) and ``/ws`` (echo).
+The same routes as :mod:`example_apps.starlette_app`: ``/`` (GET and POST), ``/stream``,
+``/sse`` (sse-starlette), ``/hoppy`` (hop-by-hop headers connmw removes), ``/stats``
+(``connmw.stats()``: what connmw corrected in this process) and ``/ws`` (echo).
 
 Try it::
 
@@ -21,6 +22,7 @@ from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette import EventSourceResponse
 
+import connmw
 from connmw.asgi import ConnectionMiddleware
 
 app = FastAPI(title="connmw example")
@@ -65,6 +67,11 @@ async def hoppy() -> PlainTextResponse:
             "Proxy-Connection": "keep-alive",
         },
     )
+
+
+@app.get("/stats")
+async def stats() -> dict[str, object]:
+    return connmw.stats()  # every connmw middleware of this process, however it was added
 
 
 @app.websocket("/ws")

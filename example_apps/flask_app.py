@@ -2,9 +2,10 @@
 
 Routes: ``/`` (plain text, with what connmw read from the request), ``/stream`` (a
 streamed body), ``/hoppy`` (sets hop-by-hop headers itself, to show connmw removing them),
-``/ws`` (a WebSocket echo with flask-sock) and ``/proxy/<path>`` (forwards the request to
-another local application, ``PROXY_UPSTREAM``, default ``http://127.0.0.1:8001``, with
-``connmw.forwardable_headers`` on the way there and back).
+``/stats`` (``connmw.stats()``), ``/ws`` (a WebSocket echo with flask-sock) and
+``/proxy/<path>`` (forwards the request to another local application, ``PROXY_UPSTREAM``,
+default ``http://127.0.0.1:8001``, with ``connmw.forwardable_headers`` on the way there
+and back).
 
 Try it::
 
@@ -24,13 +25,14 @@ from __future__ import annotations
 import http.client
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 from flask_sock import Sock
 from simple_websocket import Server
 
+import connmw
 from connmw import forwardable_headers
 from connmw.wsgi import ENVIRON_KEY, ConnectionMiddleware
 
@@ -71,6 +73,11 @@ def hoppy() -> Response:
     )
 
 
+@app.route("/stats")
+def stats() -> Response:
+    return jsonify(connmw.stats())  # every connmw middleware of this process
+
+
 @sock.route("/ws")
 def echo(ws: Server) -> None:
     while True:
@@ -84,8 +91,8 @@ def proxy(path: str) -> Response:
     # Hop-by-hop fields of the client's request are for this hop only (RFC 9110 §7.6.1).
     outgoing = {
         name: value
-        for name, value in _as_text(forwardable_headers(_as_bytes(request.headers.items())))
-        if name not in ("host", "content-length")
+        for name, value in forwardable_headers(list(request.headers.items()))  # str pairs in, str out
+        if name.lower() not in ("host", "content-length")
     }
     target = f"/{path}?{request.query_string.decode('latin-1')}" if request.query_string else f"/{path}"
     connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port or 80, timeout=10)
@@ -97,20 +104,12 @@ def proxy(path: str) -> Response:
         connection.close()
     # Copying the upstream's Transfer-Encoding or Connection would frame the body twice or
     # leak its connection options: keep what may cross a hop; the server frames anew.
-    incoming = forwardable_headers(_as_bytes(answer.getheaders()), response=True)
-    headers = [(name, value) for name, value in _as_text(incoming) if name not in _SERVER_OWNED]
+    incoming = forwardable_headers(answer.getheaders(), response=True)
+    headers = [(name, value) for name, value in incoming if name.lower() not in _SERVER_OWNED]
     return Response(body, status=answer.status, headers=headers)
 
 
 _SERVER_OWNED = ("content-length", "date", "server")  # this hop's server writes its own
-
-
-def _as_bytes(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
-
-
-def _as_text(pairs: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in pairs]
 
 
 app.wsgi_app = ConnectionMiddleware(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,9 +1,10 @@
 """A Starlette application behind connmw: ``uvicorn example_apps.starlette_app:app``.
 
-Routes: ``/`` (plain text), ``/stream`` (a streaming body), ``/sse`` (Server-Sent Events
-from sse-starlette, which sets ``Connection: keep-alive`` itself: connmw drops it on
-HTTP/2 and sends one ``Connection`` field on HTTP/1.1), ``/hoppy`` (sets hop-by-hop
-headers, to show connmw removing them) and ``/ws`` (a WebSocket echo).
+Routes: ``/`` (plain text, GET and POST), ``/stream`` (a streaming body), ``/sse``
+(Server-Sent Events from sse-starlette, which sets ``Connection: keep-alive`` itself:
+connmw drops it on HTTP/2 and sends one ``Connection`` field on HTTP/1.1), ``/hoppy``
+(sets hop-by-hop headers, to show connmw removing them), ``/stats`` (``connmw.stats()``)
+and ``/ws`` (a WebSocket echo).
 
 Try it::
 
@@ -25,10 +26,11 @@ from collections.abc import AsyncIterator
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+import connmw
 from connmw.asgi import ConnectionMiddleware
 
 
@@ -69,6 +71,11 @@ async def hoppy(request: Request) -> Response:
     )
 
 
+async def stats(request: Request) -> Response:
+    # add_middleware builds the middleware inside Starlette: connmw.stats() reaches it anyway.
+    return JSONResponse(connmw.stats())
+
+
 async def echo(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
@@ -80,10 +87,11 @@ async def echo(websocket: WebSocket) -> None:
 
 app = Starlette(
     routes=[
-        Route("/", home),
+        Route("/", home, methods=["GET", "POST"]),  # POST: the README's curl requests
         Route("/stream", stream),
         Route("/sse", sse),
         Route("/hoppy", hoppy),
+        Route("/stats", stats),
         WebSocketRoute("/ws", echo),
     ]
 )

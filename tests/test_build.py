@@ -27,9 +27,10 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     # modules are compiled, and the lifecycle (patched by tests, extended by users) is not.
     included = hook_table()["include"]
     rules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "rules").glob("*.py"))
+    servers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "servers").glob("*.py"))
     # every rules module, and the modules on a request's path: both adapters, what they
-    # share, the server table
-    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_base.py", "connmw/servers.py"]
+    # share, every server module (profiles, recognition, the hooks a response calls)
+    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_base.py", *servers]
     assert sorted(included) == sorted([*rules, *on_path])
     assert all((ROOT / path).is_file() for path in included)
 
@@ -54,3 +55,16 @@ def test_every_release_wheel_is_built_compiled() -> None:
         assert environment["HATCH_BUILD_HOOK_ENABLE_MYPYC"] == "1", platform
     # Linux keeps libc a dependency of mypyc's per-module extensions (auditwheel, CPython 3.10).
     assert cibuildwheel["linux"]["environment"]["LDFLAGS"] == "-Wl,--no-as-needed"
+
+
+def test_one_version_names_the_build_the_changelog_and_the_command() -> None:
+    # hatch reads the version from connmw.__version__ (one source); the CHANGELOG's newest
+    # release heading is that version, so a user can tell which behaviour they have.
+    project = pyproject()
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["hatch"]["version"]["path"] == "connmw/__init__.py"
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = [line for line in changelog.splitlines() if line.startswith("## [")]
+    newest = next(line for line in headings if not line.startswith("## [Unreleased]"))
+    assert newest.startswith(f"## [{connmw.__version__}] - "), newest

@@ -117,7 +117,8 @@ def test_the_checker_reads_both_sides_of_the_package() -> None:
     # relative imports resolve against the real files: the command's own, and the tool's
     # of the middleware
     assert {"connmw.tool.probe", "connmw.tool._devservers"} <= imports["connmw.tool.cli"]
-    assert "connmw.servers" in imports["connmw.tool._devservers"]
+    assert "connmw.tool._launchers" in imports["connmw.tool._devservers"]
+    assert "connmw.rules" in imports["connmw.tool._findings"]
 
 
 def test_no_middleware_module_imports_the_tool() -> None:

@@ -19,6 +19,7 @@ from tests.wire import (
     RawConnection,
     WireError,
     curl,
+    django_cmd,
     exchange,
     free_port,
     request_bytes,
@@ -167,3 +168,4 @@ def test_required_module_of_each_command() -> None:
     assert required_module(uvicorn_cmd("m:a", port)) == "uvicorn"
     assert required_module(werkzeug_cmd("m:a", port)) == "werkzeug"
     assert required_module(wsgiref_cmd("m:a", port)) is None
+    assert required_module(django_cmd("m:a", port)) == "django"

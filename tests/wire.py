@@ -10,21 +10,24 @@ integration test goes through this module:
   duplicates), and check whether the server really closed the socket afterwards.
 * ``curl``: the real ``curl -sv``, because the Heroku question (README, "Why") reported
   what curl printed.
-* ``serve`` and the ``*_cmd`` builders: start uvicorn, hypercorn (asyncio or trio), daphne,
-  granian, gunicorn, werkzeug's dev server or wsgiref on a free loopback port, wait until
-  it listens, and kill its whole process group afterwards, so no server outlives a test.
+* ``serve`` and the ``*_cmd`` builders: start any server of the launcher table the
+  ``connmw`` command uses (``connmw.tool._launchers``: uvicorn, hypercorn, daphne, granian,
+  gunicorn, werkzeug's and Django's dev servers, wsgiref, waitress, cheroot, Twisted,
+  uWSGI) on a free loopback port, wait until it listens, and kill its whole process group
+  afterwards, so no server outlives a test.
 * ``h2_request`` / ``extended_connect``: one HTTP/2 stream over h2c with the h2 library,
   which sees trailers and RFC 8441's extended CONNECT.
 * ``make_tls_files``: a throw-away CA and server certificate (trustme) for HTTP/2 over TLS.
 
-Only loopback addresses are used. Nothing here imports connmw: the harness must be able
-to show the servers' faults without it.
+Only loopback addresses are used. Of connmw, only the launcher table is imported (argv
+lists, no middleware): the harness must be able to show the servers' faults without it.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import importlib.metadata
 import importlib.util
 import itertools
@@ -50,6 +53,8 @@ import h2.settings
 import pytest
 import trustme
 
+from connmw.tool._launchers import UWSGI_MODES, closed_to_others, command
+
 __all__ = [
     "CLOSE_WAIT",
     "LOOPBACK",
@@ -69,6 +74,7 @@ __all__ = [
     "cheroot_cmd",
     "curl",
     "daphne_cmd",
+    "django_cmd",
     "exchange",
     "extended_connect",
     "free_port",
@@ -77,16 +83,21 @@ __all__ = [
     "h2_request",
     "hypercorn_cmd",
     "make_tls_files",
+    "mod_wsgi_cmd",
+    "mod_wsgi_python",
+    "nginx_binary",
     "request_bytes",
     "require_curl",
     "require_module",
     "required_module",
     "serve",
+    "server_cmd",
     "start_server",
     "stop_servers",
     "twisted_cmd",
     "uvicorn_cmd",
     "uwsgi_cmd",
+    "uwsgi_nginx_cmd",
     "waitress_cmd",
     "werkzeug_cmd",
     "wsgiref_cmd",
@@ -479,6 +490,11 @@ class RawConnection:
         """Whether the server closed this connection (EOF or reset) within ``wait`` seconds."""
         return self._reader.closed_within(wait)
 
+    def unread(self) -> bytes:
+        """Bytes received after the last response read and not read yet (``is_closed`` keeps
+        what arrives instead of a close): after a response without content, a desync."""
+        return self._reader.buffer
+
 
 # ---------------------------------------------------------------------------------------
 # curl
@@ -793,17 +809,20 @@ def required_module(argv: Sequence[str]) -> str | None:
     """The package a command built by the ``*_cmd`` helpers needs (None: nothing to check).
 
     ``python -m uvicorn ...`` needs ``uvicorn`` (``waitress``, ``cheroot``, ``twisted`` alike);
-    the ``serve_wsgi`` runner needs werkzeug for its werkzeug kinds and only the standard
-    library for wsgiref; ``uwsgi_cmd``'s ``python -c`` needs ``pyuwsgi``. ``daphne_cmd``
-    needs ``daphne``; ``hypercorn_cmd(worker="trio")`` needs ``trio`` besides hypercorn.
+    connmw's runner needs werkzeug or Django for those kinds and only the standard library
+    for wsgiref; ``uwsgi_cmd``'s ``python -c`` needs ``pyuwsgi``. ``daphne_cmd`` needs
+    ``daphne``; ``hypercorn_cmd(worker="trio")`` needs ``trio`` besides hypercorn.
     """
     if len(argv) >= 3 and argv[1] == "-c" and "pyuwsgi" in argv[2]:
         return "pyuwsgi"
+    if len(argv) >= 3 and argv[1] == "-c" and "mod_wsgi" in argv[2]:
+        return None  # mod_wsgi_cmd checks its own Python (mod_wsgi_python)
     if len(argv) < 3 or argv[1] != "-m":
         return None
     module = argv[2]
-    if module == "tests.apps.serve_wsgi":
-        return "werkzeug" if len(argv) > 3 and argv[3].startswith("werkzeug") else None
+    if module == "connmw.tool._runner":
+        kind = argv[3].split("-")[0] if len(argv) > 3 else ""
+        return kind if kind in ("werkzeug", "django") else None
     if module == "hypercorn" and _worker_class(argv) == "trio" and importlib.util.find_spec(module):
         return "trio"  # hypercorn is there; its trio worker needs trio too
     return None if module.startswith("tests.") else module.split(".")[0]
@@ -872,12 +891,14 @@ class ServerPool:
         stop_servers(servers)
 
 
-# Command builders: argv lists for ``serve``. Apps are "module:attr" strings. Each sets the
-# quietest log level that still shows errors, so logs stay small.
+# Command builders: argv lists for ``serve``, thin calls of the launcher table the
+# ``connmw`` command uses (connmw.tool._launchers), with the options the tests choose.
+# Apps are "module:attr" strings.
 
 
-def _python_m(module: str) -> list[str]:
-    return [sys.executable, "-m", module]
+def server_cmd(name: str, app: str, port: int, interface: str = "wsgi", **options: Any) -> list[str]:
+    """The launcher table's argv for server ``name`` (any of ``connmw check --server``)."""
+    return command(name, interface, app, port, **options)
 
 
 def uvicorn_cmd(
@@ -893,12 +914,7 @@ def uvicorn_cmd(
 
     ``ws`` is ``websockets``, ``websockets-sansio``, ``wsproto`` or ``none``.
     """
-    return [
-        *_python_m("uvicorn"), app, "--host", LOOPBACK, "--port", str(port),
-        "--http", http, "--ws", ws, "--lifespan", lifespan,
-        "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "1",
-        *extra,
-    ]  # fmt: skip
+    return command("uvicorn", "asgi", app, port, http=http, ws=ws, lifespan=lifespan, extra=extra)
 
 
 def hypercorn_cmd(
@@ -916,114 +932,149 @@ def hypercorn_cmd(
     ``http/1.1`` (serve it with ``scheme="https"``). ``worker`` is hypercorn's worker
     class: ``asyncio`` (its default), ``uvloop`` or ``trio`` (``-k trio``).
     """
-    argv = [
-        *_python_m("hypercorn"), app, "--bind", f"{LOOPBACK}:{port}",
-        "--log-level", "warning", "--graceful-timeout", "1",
-    ]  # fmt: skip
-    if worker != "asyncio":
-        argv += ["--worker-class", worker]
-    if certfile is not None or keyfile is not None:
-        if certfile is None or keyfile is None:
-            raise ValueError("hypercorn TLS needs both certfile and keyfile")
-        argv += ["--certfile", certfile, "--keyfile", keyfile]
-    return [*argv, *extra]
+    options = {"certfile": certfile, "keyfile": keyfile, "extra": extra, "worker": worker}
+    return command("hypercorn", "asgi", app, port, **options)
 
 
 def daphne_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     """daphne (Twisted and autobahn): HTTP/1.0, HTTP/1.1 and WebSocket on a plain port.
 
-    It has no h2c (its HTTP/2 needs TLS with ALPN) and no lifespan; ``-v 0`` logs
-    warnings and errors only.
+    It has no h2c (its HTTP/2 needs TLS with ALPN) and no lifespan.
     """
-    return [*_python_m("daphne"), "-b", LOOPBACK, "-p", str(port), "-v", "0", *extra, app]
+    return command("daphne", "asgi", app, port, extra=extra)
 
 
 def granian_cmd(app: str, port: int, interface: str = "asgi", extra: Sequence[str] = ()) -> list[str]:
-    """granian with one worker; ``interface`` is ``asgi`` or ``wsgi`` (HTTP/1 and h2c: ``--http auto``).
-
-    WSGI has no WebSocket in granian, so ``--no-ws`` is added for it.
-    """
-    argv = [
-        *_python_m("granian"), "--interface", interface, "--host", LOOPBACK, "--port", str(port),
-        "--workers", "1", "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
-    if interface == "wsgi":
-        argv.append("--no-ws")
-    return [*argv, *extra, app]
+    """granian with one worker; ``interface`` is ``asgi`` or ``wsgi`` (HTTP/1 and h2c; no
+    WebSocket on WSGI)."""
+    return command("granian", interface, app, port, extra=extra)
 
 
 def gunicorn_cmd(
     app: str, port: int, worker: str = "gthread", threads: int = 2, extra: Sequence[str] = ()
 ) -> list[str]:
-    """gunicorn with one worker of class ``worker`` (``sync`` or ``gthread``).
-
-    ``--threads`` is only passed to gthread: gunicorn silently turns ``sync`` with more
-    than one thread into gthread.
-    """
-    argv = [
-        *_python_m("gunicorn"), "--bind", f"{LOOPBACK}:{port}", "--workers", "1",
-        "--worker-class", worker, "--log-level", "warning", "--graceful-timeout", "1",
-    ]  # fmt: skip
-    if worker == "gthread":
-        argv += ["--threads", str(threads)]
-    return [*argv, *extra, app]
+    """gunicorn with one worker of class ``worker`` (``sync`` or ``gthread``, ``threads`` threads)."""
+    return command("gunicorn", "wsgi", app, port, worker=worker, threads=threads, extra=extra)
 
 
 def werkzeug_cmd(app: str, port: int, *, http10: bool = False) -> list[str]:
     """werkzeug's development server, threaded, in HTTP/1.1 mode (``http10`` for its default)."""
-    kind = "werkzeug-http10" if http10 else "werkzeug"
-    return [*_python_m("tests.apps.serve_wsgi"), kind, app, str(port), LOOPBACK]
+    return command("werkzeug", "wsgi", app, port, http10=http10)
 
 
 def wsgiref_cmd(app: str, port: int) -> list[str]:
     """The standard library's ``wsgiref.simple_server``."""
-    return [*_python_m("tests.apps.serve_wsgi"), "wsgiref", app, str(port), LOOPBACK]
+    return command("wsgiref", "wsgi", app, port)
+
+
+def django_cmd(app: str, port: int) -> list[str]:
+    """Django's development server (runserver's, threaded), serving ``app``."""
+    return command("django", "wsgi", app, port)
 
 
 def waitress_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     """waitress (4 threads by default); SIGTERM has no handler there, the group dies at once."""
-    return [*_python_m("waitress"), f"--listen={LOOPBACK}:{port}", *extra, app]
+    return command("waitress", "wsgi", app, port, extra=extra)
 
 
 def cheroot_cmd(app: str, port: int, extra: Sequence[str] = ()) -> list[str]:
     """cheroot's own command line (``python -m cheroot``), a thread pool of 10."""
-    return [*_python_m("cheroot"), "--bind", f"{LOOPBACK}:{port}", *extra, app]
+    return command("cheroot", "wsgi", app, port, extra=extra)
 
 
 def twisted_cmd(app: str, port: int) -> list[str]:
-    """``twist web --wsgi``: Twisted's WSGI container (its thread pool) on the reactor.
+    """``twist web --wsgi``: Twisted's WSGI container (its thread pool) on the reactor."""
+    return command("twisted", "wsgi", app, port)
 
-    ``--wsgi`` takes a dotted name, so ``module:attr`` becomes ``module.attr``.
+
+MOD_WSGI_REQUIRED = os.environ.get("MOD_WSGI_REQUIRED") == "1"
+"""CI sets ``MOD_WSGI_REQUIRED=1`` (``.ci/run``): Apache with mod_wsgi not usable is then a
+failure, not a skip."""
+
+
+def mod_wsgi_python() -> str:
+    """The Python that serves mod_wsgi: ``MOD_WSGI_PYTHON``, else this one; or skip saying why.
+
+    mod_wsgi embeds the Python it was built for. Started as root, ``mod_wsgi-express`` serves
+    as www-data, who must be able to read that Python and this checkout (a Python under
+    root's home is not readable): ``MOD_WSGI_PYTHON`` names one that is (``.ci/run`` makes
+    one where needed).
     """
-    module, _, attr = app.partition(":")
-    return [
-        *_python_m("twisted"), "web", "--listen", f"tcp:{port}:interface={LOOPBACK}",
-        "--wsgi", f"{module}.{attr or 'app'}",
-    ]  # fmt: skip
+    python = os.environ.get("MOD_WSGI_PYTHON") or sys.executable
+    reason = _mod_wsgi_unusable(python)
+    if reason is not None:
+        if MOD_WSGI_REQUIRED:
+            pytest.fail(f"MOD_WSGI_REQUIRED=1, but {reason}")
+        pytest.skip(reason)
+    return python
 
 
-UWSGI_MODES = ("http11-socket", "http-socket", "http", "socket")
-"""uWSGI's listeners: HTTP/1.1 keep-alive socket, one-request HTTP socket, the HTTP router
-(in front of its worker, with ``--http-keepalive``), the uwsgi protocol (behind nginx)."""
+@functools.lru_cache(maxsize=4)
+def _mod_wsgi_unusable(python: str) -> str | None:
+    if not (shutil.which("apache2") or shutil.which("httpd") or os.access("/usr/sbin/apache2", os.X_OK)):
+        return "Apache is not installed (apt-get install apache2 apache2-dev)"
+    found = subprocess.run(
+        [python, "-c", "import sys, mod_wsgi; print(sys.prefix); print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if found.returncode != 0:
+        return f"mod_wsgi is not installed for {python} (python -m pip install --no-cache-dir mod-wsgi)"
+    if getattr(os, "geteuid", lambda: 1)() != 0:
+        return None  # it serves as this user, who reads all of it
+    for path in (*found.stdout.split(), str(REPO_ROOT)):
+        closed = closed_to_others(Path(path))
+        if closed is not None:
+            return (
+                f"mod_wsgi serves as www-data when started as root, and www-data cannot enter {closed} "
+                f"(on the way to {path}): set MOD_WSGI_PYTHON to a Python www-data can read"
+            )
+    return None
+
+
+def mod_wsgi_cmd(app: str, port: int, *, embedded: bool = False) -> list[str]:
+    """Apache with mod_wsgi through ``mod_wsgi-express`` (daemon mode, or ``embedded``), its
+    server root a fresh directory (Apache's children must be able to enter it)."""
+    python = mod_wsgi_python()
+    root = tempfile.mkdtemp(prefix="connmw-mod-wsgi-")
+    os.chmod(root, 0o755)  # noqa: S103 (Apache's children, www-data, write their socket there)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return command("mod_wsgi", "wsgi", app, port, python=python, embedded=embedded, server_root=root)
+
+
+def nginx_binary() -> str:
+    """nginx's path, or skip saying why (``.ci/run`` installs Debian's nginx-light)."""
+    found = shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
+    )
+    if found is None:
+        pytest.skip("nginx is not installed and could not be (.ci/run: apt-get install nginx-light)")
+    return found
+
+
+def uwsgi_nginx_cmd(directory: Path, upstream: int, port: int) -> list[str]:
+    """nginx on ``port`` with ``uwsgi_pass`` to uWSGI's ``--socket`` on ``upstream``, its files
+    in ``directory`` (tests/nginx/uwsgi.conf.template)."""
+    binary = nginx_binary()
+    config = (
+        (REPO_ROOT / "tests" / "nginx" / "uwsgi.conf.template")
+        .read_text()
+        .replace("@TMP@", str(directory))
+        .replace("@LISTEN@", str(port))
+        .replace("@UPSTREAM@", str(upstream))
+        .replace("@USER@", "user root;" if os.geteuid() == 0 else "")
+    )
+    conf = directory / "nginx.conf"
+    conf.write_text(config)
+    return [binary, "-p", str(directory), "-c", str(conf), "-e", "stderr"]
 
 
 def uwsgi_cmd(app: str, port: int, mode: str = "http11-socket", extra: Sequence[str] = ()) -> list[str]:
-    """uWSGI from the pyuwsgi wheel: master and one worker, ``mode`` one of :data:`UWSGI_MODES`.
-
-    ``python -m pyuwsgi`` does not work (an extension module), hence ``-c``;
-    ``--die-on-term`` makes SIGTERM to the group end master, worker and router (about 1 s);
-    ``--need-app`` makes a failed import exit instead of answering 500 forever.
-    """
-    if mode not in UWSGI_MODES:
-        raise ValueError(f"uWSGI mode {mode!r}; expected one of {UWSGI_MODES}")
-    listen = [f"--{mode}", f"{LOOPBACK}:{port}"]
-    if mode == "http":
-        listen.append("--http-keepalive")
-    return [
-        sys.executable, "-c", "import sys, pyuwsgi; pyuwsgi.run(*sys.argv[1:])", *listen,
-        "--module", app, "--master", "--die-on-term", "--processes", "1",
-        "--disable-logging", "--need-app", *extra,
-    ]  # fmt: skip
+    """uWSGI from the pyuwsgi wheel: master and one single-threaded worker, ``mode`` one of
+    :data:`UWSGI_MODES`."""
+    return command("uwsgi", "wsgi", app, port, mode=mode, threads=None, extra=extra)
 
 
 # ---------------------------------------------------------------------------------------

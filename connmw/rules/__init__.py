@@ -97,7 +97,9 @@ from ._policy import (
     forwardable_headers,
 )
 from ._responses import (
+    ANNOUNCE,
     READY_RETRY_AFTER,
+    Announce,
     ResponsePlan,
     asks_readiness,
     body_needs_framing,
@@ -118,6 +120,7 @@ from ._websocket import (
 
 __all__ = [
     "ACCEPT_H2",
+    "ANNOUNCE",
     "CONNECTION",
     "HOP",
     "HOP_BY_HOP",
@@ -129,6 +132,7 @@ __all__ = [
     "TE",
     "UPGRADE",
     "WEBSOCKET_GUID",
+    "Announce",
     "ConnectionTokens",
     "HandshakeVerdict",
     "Header",

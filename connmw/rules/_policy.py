@@ -7,7 +7,7 @@ The adapters call its methods; the hot path is :meth:`Policy.read_request` and
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, final
+from typing import Any, Final, final, overload
 
 from ._connection import (
     NO_TOKENS,
@@ -50,6 +50,8 @@ from ._responses import (
     _KEEP_ALIVE_FIELDS,
     _NO_BODY_STATUSES,
     _UPGRADE_FIELDS,
+    ANNOUNCE,
+    Announce,
     ResponsePlan,
     drops_content_length,
 )
@@ -106,6 +108,8 @@ class Policy:
         keep_alive_timeout: seconds to announce as ``Keep-Alive: timeout=N`` on
             persistent HTTP/1.x responses.
         allowed_origins: WebSocket origin patterns (see :class:`OriginPolicy`).
+        announce: which Connection fields go out (:data:`Announce`); a trait of the server,
+            set through :meth:`for_server`.
     """
 
     def __init__(
@@ -118,14 +122,24 @@ class Policy:
         max_connection_tokens: int = 16,
         keep_alive_timeout: int | None = None,
         allowed_origins: Iterable[str] = (),
+        announce: Announce = "every",
     ) -> None:
         if max_connection_tokens < 1:
             raise ValueError("max_connection_tokens must be >= 1")
+        if announce not in ANNOUNCE:
+            raise ValueError(f"announce must be one of {ANNOUNCE}")
+        self.announce: Announce = announce
+        # What for_server needs to build a sibling: the options as given.
+        self._strip_given = tuple(strip_headers)
+        self._protected_given = tuple(protected_headers)
+        self._origins_given = tuple(allowed_origins)
+        self._siblings: dict[tuple[bool, str], Policy] = {}
+        strip_headers, protected_headers = self._strip_given, self._protected_given
         self.explicit_keep_alive = explicit_keep_alive
         self.http10_keep_alive = http10_keep_alive
         self.max_connection_tokens = max_connection_tokens
         self.keep_alive_timeout = keep_alive_timeout
-        self.origins = OriginPolicy(allowed_origins)
+        self.origins = OriginPolicy(self._origins_given)
 
         protected = set(PROTECTED)
         prefixes = list(PROTECTED_PREFIXES)
@@ -145,6 +159,7 @@ class Policy:
                 raise ValueError(f"{raw!r} is protected and cannot be stripped")
             base.setdefault(name, HOP)
         self.strip: frozenset[bytes] = frozenset(base)
+        self.configured_strip: frozenset[bytes] = frozenset(base).difference(_BASE_KINDS)
         # Seed the name caches with the usual spellings, bytes for ASGI and str for WSGI,
         # so that the common response never lower-cases a name. Two dicts: an ASCII str
         # and its bytes hash alike, and one dict would compare them on every lookup.
@@ -176,6 +191,34 @@ class Policy:
                 self.request_facts(version, value)
                 if value is not None:
                     self.request_facts(version, value.decode())
+
+    def for_server(self, *, keeps_http10: bool = True, announce: Announce = "every") -> Policy:
+        """This policy as a server with these traits lets it be kept (traits as data).
+
+        ``keeps_http10``: the server can keep an HTTP/1.0 connection alive; where it cannot,
+        ``http10_keep_alive`` is off (an HTTP/1.0 request is never persistent, connmw never
+        says ``keep-alive`` to it: uvicorn and hypercorn close it whatever they are told,
+        and uvicorn's httptools writes its own ``close`` beside connmw's field).
+        ``announce``: which Connection fields the server should be given (:data:`Announce`).
+        Returns this policy when nothing changes, else a sibling built once.
+        """
+        http10 = self.http10_keep_alive and keeps_http10
+        if http10 == self.http10_keep_alive and announce == self.announce:
+            return self
+        sibling = self._siblings.get((http10, announce))
+        if sibling is None:
+            sibling = Policy(
+                explicit_keep_alive=self.explicit_keep_alive,
+                http10_keep_alive=http10,
+                strip_headers=self._strip_given,
+                protected_headers=self._protected_given,
+                max_connection_tokens=self.max_connection_tokens,
+                keep_alive_timeout=self.keep_alive_timeout,
+                allowed_origins=self._origins_given,
+                announce=announce,
+            )
+            self._siblings[(http10, announce)] = sibling
+        return sibling
 
     # -- names ---------------------------------------------------------------------
 
@@ -229,11 +272,15 @@ class Policy:
         return False
 
     def why_removed(self, name: bytes) -> str:
-        """Strict mode's word for a removal: ``"invalid"`` (no token), ``"hop-by-hop"``,
-        ``"Connection-nominated"`` or, for Content-Length on a 1xx, 204 or 304, ``"framing"``."""
+        """Which table removed a response header: ``"invalid"`` (no token, RFC 9110 §5.1),
+        ``"hop-by-hop"`` (RFC 9110 §7.6.1), ``"strip_headers"`` (configured),
+        ``"Connection-nominated"`` or, for Content-Length on a 1xx, 204 or 304,
+        ``"framing"``. For strict mode's error and the one log line."""
         kind = self.kind_of(name)
         if kind == INVALID:
             return "invalid"
+        if name.lower() in self.configured_strip:
+            return "strip_headers"
         if kind:
             return "hop-by-hop"
         return "framing" if name.lower() == b"content-length" else "Connection-nominated"
@@ -398,7 +445,9 @@ class Policy:
         response must have a Content-Length; on HTTP/1.1 a server that does not chunk
         leaves a body without one to end with the connection, RFC 9112 §6.3 item 8);
         ``requests_left`` adds ``max=N`` to the Keep-Alive hint. An interim (1xx)
-        response decides nothing: the final response does (RFC 9110 §15.2).
+        response decides nothing: the final response does (RFC 9110 §15.2). What goes out
+        through the server follows :attr:`announce` (the request's own close, and
+        keep-alive, may be left to the server); ``close`` is decided alike either way.
         """
         if request.http_version in ("2", "3"):
             return _NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
@@ -406,12 +455,16 @@ class Policy:
             return _UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
         if status < 200:
             return _NO_HEADERS, False  # RFC 9110 §15.2: interim; the final response decides
-        if not request.persistent or app_close or server_close:
+        if not request.persistent:  # the request's own close: every server answers it itself
+            return (_CLOSE_FIELDS if self.announce == "every" else _NO_HEADERS), True
+        if app_close or server_close:
             return _CLOSE_FIELDS, True
         if not has_length and status not in _NO_BODY_STATUSES:
             # RFC 9112 §9.3, §6.3 item 8 (and RFC 1945's keep-alive practice): a body nothing
             # delimits ends with the connection.
             return _CLOSE_FIELDS, True
+        if self.announce == "closes-beyond-request":
+            return _NO_HEADERS, False  # the server decides persistence and says so itself
         if request.http_version != "1.0" and not self.explicit_keep_alive and self.keep_alive_timeout is None:
             return _NO_HEADERS, False
         # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even
@@ -679,25 +732,68 @@ def _without_hop_by_hop(
 _DEFAULT_POLICY: Policy | None = None
 
 
+@overload
 def forwardable_headers(
-    headers: Iterable[Header], *, policy: Policy | None = None, response: bool = False
-) -> list[Header]:
+    headers: Iterable[tuple[bytes, bytes]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[bytes, bytes]]: ...
+
+
+@overload
+def forwardable_headers(
+    headers: Iterable[tuple[str, str]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[str, str]]: ...
+
+
+def forwardable_headers(
+    headers: Iterable[tuple[Any, Any]], *, policy: Policy | None = None, response: bool = False
+) -> list[tuple[Any, Any]]:
     """Headers safe to forward to another hop, for applications that proxy.
 
     Removes every hop-by-hop header and every header the Connection field nominates
-    (protected names excepted, RFC 9110 §7.6.1). For a request, a single
-    ``TE: trailers`` survives if any TE element was ``trailers``; with
-    ``response=True`` no TE survives (TE is a request field, RFC 9110 §10.1.4, and
-    HTTP/2 forbids it in responses). Use it on an upstream response before returning it
-    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the
-    body twice) and on a client request before sending it upstream.
+    (protected names excepted, RFC 9110 §7.6.1). ``response=False`` (the default) is for
+    a request on its way upstream: a single ``TE: trailers`` survives if any TE element
+    was ``trailers`` (RFC 9113 §8.2.2). ``response=True`` is for an upstream's response
+    on its way back: no TE survives (TE is a request field, RFC 9110 §10.1.4, and HTTP/2
+    forbids it in responses). Use it on an upstream response before returning it
+    (copying an upstream's ``Transfer-Encoding: chunked`` makes the server chunk the body
+    twice) and on a client request before sending it upstream.
+
+    ``headers`` are ``(name, value)`` pairs, all ``bytes`` (ASGI) or all ``str`` holding
+    latin-1 text (WSGI, ``http.client``, ``requests``); the answer has the same type, in
+    the same order, names as given. Mixed types raise :class:`TypeError`, and ``str``
+    that is not latin-1 :class:`ValueError`, each naming the header.
     """
     global _DEFAULT_POLICY
     if policy is None:
         if _DEFAULT_POLICY is None:
             _DEFAULT_POLICY = Policy()
         policy = _DEFAULT_POLICY
-    headers = list(headers)
-    values = _connection_values(policy, headers)
+    pairs, text = _bytes_pairs(headers)
+    values = _connection_values(policy, pairs)
     nominated = policy.tokens(values).nominated if values else _EMPTY
-    return _without_hop_by_hop(policy, headers, nominated, keep_te=not response)
+    kept = _without_hop_by_hop(policy, pairs, nominated, keep_te=not response)
+    if text:
+        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in kept]
+    return kept
+
+
+def _bytes_pairs(headers: Iterable[tuple[Any, Any]]) -> tuple[list[Header], bool]:
+    """``headers`` as bytes pairs, and whether they came as ``str`` (latin-1) pairs."""
+    given = list(headers)
+    text = bool(given) and isinstance(given[0][0], str)
+    pairs: list[Header] = []
+    for name, value in given:
+        if isinstance(name, bytes) and isinstance(value, bytes) and not text:
+            pairs.append((name, value))
+        elif isinstance(name, str) and isinstance(value, str) and text:
+            try:
+                pairs.append((name.encode("latin-1"), value.encode("latin-1")))
+            except UnicodeEncodeError:
+                raise ValueError(f"forwardable_headers: {name!r} is not latin-1 text (PEP 3333)") from None
+        else:
+            first = "str" if text else "bytes"
+            raise TypeError(
+                "forwardable_headers: header pairs must be all bytes or all str, got "
+                f"({type(name).__name__}, {type(value).__name__}) for {name!r} after {first} pairs"
+            )
+    return pairs, text

@@ -6,7 +6,7 @@ RFC 9110 §6.4.1 (no content), §8.6 (Content-Length); RFC 9112 §6.3 (message b
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Final, Literal
 
 from ._connection import (
     RequestFacts,
@@ -33,6 +33,22 @@ had to change); ``close`` whether the connection must close after this response;
 _CLOSE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"close"),)
 _KEEP_ALIVE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"keep-alive"),)
 _UPGRADE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"upgrade"),)
+
+Announce = Literal["every", "beyond-request", "closes-beyond-request"]
+"""Which of its Connection fields connmw sends through a server: a trait of the server,
+passed to :class:`Policy` as data (``Policy.for_server``).
+
+* ``"every"``: all of them (the server carries an application's field and acts on it);
+* ``"beyond-request"``: all but the close the request itself asked for (HTTP/1.0 without
+  keep-alive, or the client's ``close``): every server answers that one itself, and a
+  second ``close`` beside its own is one field too many;
+* ``"closes-beyond-request"``: only a ``close`` for a reason the server cannot know (the
+  application's own close, drain, connection limits, a body nothing delimits); never
+  ``keep-alive`` nor a ``Keep-Alive`` hint, which a server that decides persistence alone
+  may contradict. A client never reuses a connection that said ``close`` (RFC 9112 §9.6),
+  even where the server keeps the socket.
+"""
+ANNOUNCE: Final[tuple[Announce, ...]] = ("every", "beyond-request", "closes-beyond-request")
 
 # Statuses whose responses carry no body, so no framing question (RFC 9110 §6.4.1).
 _NO_BODY_STATUSES: Final[frozenset[int]] = frozenset({101, 204, 304})

@@ -64,8 +64,8 @@ def run_demo(out: TextIO, err: TextIO, timeout: float = 3.0) -> int:
     missing = missing_servers("uvicorn", "werkzeug")
     if missing:
         err.write(
-            f"connmw demo: {' and '.join(missing)} not installed; "
-            "install the examples extra: python -m pip install 'connmw[examples]'\n"
+            f"connmw demo: {' and '.join(missing)} not installed: python -m pip install {' '.join(missing)}"
+            " (in a clone of connmw, python -m pip install -e '.[examples]' installs every example's)\n"
         )
         return 2
     for adapter in ("connmw.asgi", "connmw.wsgi"):

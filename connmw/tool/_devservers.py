@@ -25,8 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from ..servers import SERVERS as PROFILES
-from ..servers import ServerProfile
+from ._launchers import HOST, LAUNCHERS, Launcher, command
 
 __all__ = [
     "DEFAULT_SERVER",
@@ -38,7 +37,6 @@ __all__ = [
     "missing_servers",
 ]
 
-HOST = "127.0.0.1"
 _POSIX = os.name == "posix"
 
 
@@ -46,11 +44,8 @@ class ServeError(Exception):
     """An application could not be loaded or served; the message is one line."""
 
 
-SERVERS: Mapping[str, ServerProfile] = {
-    name: profile for name, profile in PROFILES.items() if profile.command is not None
-}
-"""The servers ``connmw check --server`` can start: every row of :data:`connmw.servers.SERVERS`
-that says how."""
+SERVERS: Mapping[str, Launcher] = LAUNCHERS
+"""The servers ``connmw check --server`` can start (:mod:`connmw.tool._launchers`)."""
 DEFAULT_SERVER = {"asgi": "uvicorn", "wsgi": "werkzeug"}
 
 
@@ -77,15 +72,48 @@ def load_app(target: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as error:  # the app's own import error, whatever it is
-        raise ServeError(f"cannot import {module_name!r}: {type(error).__name__}: {error}") from None
+        problem = f"cannot import {module_name!r}: {type(error).__name__}: {error}"
+        hint = _IMPORT_HINTS.get(type(error).__name__)
+        raise ServeError(problem if hint is None else f"{problem.rstrip('.')}; {hint}") from None
     for part in (attr or "app").split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ServeError(f"module {module_name!r} has no attribute {attr or 'app'!r}") from None
     if not callable(obj):
-        raise ServeError(f"{target!r} is not callable, so neither an ASGI nor a WSGI application")
+        hint = _SOCKETIO_HINT if type(obj).__module__.partition(".")[0] in ("socketio", "engineio") else ""
+        raise ServeError(f"{target!r} is not callable, so neither an ASGI nor a WSGI application{hint}")
+    if _takes_nothing(obj):
+        raise ServeError(
+            f"{target!r} takes no arguments, so it is no ASGI or WSGI application; if it is an "
+            "application factory, point at the application it returns (app = create_app() in a module)"
+        )
     return obj
+
+
+# What to do when a framework needs more than an import to be served (docs/frameworks.md).
+_IMPORT_HINTS = {
+    "ImproperlyConfigured": "Django: point at the project's asgi.py or wsgi.py (e.g. "
+    "mysite.asgi:application), which sets DJANGO_SETTINGS_MODULE, or set that variable",
+    "AppRegistryNotReady": "Django: call get_asgi_application() (or get_wsgi_application()) before "
+    "importing anything that imports models, such as Channels' routing and consumers",
+}
+_SOCKETIO_HINT = (
+    "; a Socket.IO server is served through its app: socketio.ASGIApp(sio) or socketio.WSGIApp(sio)"
+)
+
+
+def _takes_nothing(app: Any) -> bool:
+    """Whether ``app`` takes no positional argument at all (an application factory, say).
+
+    An application takes two (WSGI) or three (ASGI), or ``*args``.
+    """
+    try:
+        parameters = inspect.signature(app).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a builtin, a compiled class): trust it
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return not any(p.kind in positional or p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
 def interface_of(app: Any) -> str:
@@ -100,14 +128,11 @@ def interface_of(app: Any) -> str:
 
 
 def _command(name: str, interface: str, target: str, port: int) -> list[str]:
-    command = SERVERS[name].command
-    if command is None:  # pragma: no cover - SERVERS holds only rows that say how
-        raise ServeError(f"connmw cannot start {name}")
     if name == "gunicorn" and interface == "asgi" and importlib.util.find_spec("uvicorn_worker") is None:
         raise ServeError(
             "gunicorn serves ASGI apps with uvicorn-worker: python -m pip install uvicorn-worker"
         )
-    return command(sys.executable, interface, target, port)
+    return command(name, interface, target, port)
 
 
 def _environment() -> dict[str, str]:
@@ -131,6 +156,9 @@ class Server:
             raise ServeError(f"{name} does not serve {interface.upper()} applications")
         if missing_servers(name):
             raise ServeError(f"{name} is not installed: {kind.install}")
+        problem = kind.problem() if kind.problem is not None else None
+        if problem is not None:
+            raise ServeError(problem)
         self.name = name
         self.target = target
         self.port = port or free_port()

@@ -103,6 +103,18 @@ PROBE_SCHEMA: dict[str, Any] = {
     },
 }  # fmt: skip
 
+WRAPPING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["wrapped", "instances", "via", "options", "error"],
+    "properties": {
+        "wrapped": {"enum": [True, False, None]},  # None: could not tell
+        "instances": {"type": "integer", "minimum": 0},
+        "via": _NULLABLE_STRING,
+        "options": {"type": ["object", "null"]},
+        "error": _NULLABLE_STRING,
+    },
+}
+
 CHECK_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "connmw-check/1",
@@ -116,6 +128,8 @@ CHECK_SCHEMA: dict[str, Any] = {
         "exit_code": {"enum": [0, 1, 2]},
         "reason": _NULLABLE_STRING,
         "probe": {"oneOf": [{"type": "null"}, PROBE_SCHEMA]},
+        # added in connmw 0.2.0 (fields are only ever added within a schema version)
+        "connmw": {"oneOf": [{"type": "null"}, WRAPPING_SCHEMA]},
     },
 }
 

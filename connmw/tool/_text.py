@@ -69,10 +69,10 @@ def summary_line(report: Report, code: int) -> str:
     return f"{', '.join(parts)} -> {word} (exit {code})"
 
 
-def render_probe(report: Report, code: int, heading: str, seconds: float) -> str:
-    """The whole human report for ``probe`` and ``check``."""
+def render_probe(report: Report, code: int, heading: str, seconds: float, notes: Sequence[str] = ()) -> str:
+    """The whole human report for ``probe`` and ``check`` (``notes``: lines under the heading)."""
     took = f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
-    lines = [f"{heading}   ({len(report.cases)} cases, {took})", "", *probe_table(report)]
+    lines = [f"{heading}   ({len(report.cases)} cases, {took})", *notes, "", *probe_table(report)]
     block = findings_block(report)
     if block:
         lines += ["", "findings", *block]

@@ -21,6 +21,7 @@ from .. import __version__, accelerated
 from ._demo import run_demo
 from ._devservers import DEFAULT_SERVER, SERVERS, ServeError, Server, interface_of, load_app
 from ._text import render_probe
+from ._wrapped import Wrapping, wrapping
 from .probe import Case, Report, probe
 
 __all__ = ["main"]
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "demo",
-        help="bare and wrapped demo apps side by side (needs connmw[examples])",
+        help="bare and wrapped demo apps side by side (needs uvicorn and werkzeug)",
         description="Start demo apps on loopback (raw ASGI on uvicorn, raw WSGI on werkzeug), each bare "
         "and inside ConnectionMiddleware, probe them all and print before and after side by side.",
         epilog="exit status: 0 the wrapped apps are clean, 1 they are not, 2 the demo could not run",
@@ -143,7 +144,13 @@ def _run_probe(url: str, args: argparse.Namespace, insecure: bool) -> tuple[Repo
 
 
 def _emit(
-    report: Report, args: argparse.Namespace, heading: str, seconds: float, extra: dict[str, Any]
+    report: Report,
+    args: argparse.Namespace,
+    heading: str,
+    seconds: float,
+    extra: dict[str, Any],
+    *,
+    notes: Sequence[str] = (),
 ) -> int:
     code = report.exit_code(strict=args.strict)
     if args.json:
@@ -152,7 +159,7 @@ def _emit(
             document = {**extra, "exit_code": code, "reason": report.reason, "probe": document}
         print(json.dumps(document, indent=2, ensure_ascii=False))
     elif report.reason is None:
-        print(render_probe(report, code, heading, seconds))
+        print(render_probe(report, code, heading, seconds, notes))
     if report.reason is not None:
         print(f"connmw {args.command}: {report.reason}", file=sys.stderr)
     return code
@@ -175,9 +182,19 @@ def _check_failed(args: argparse.Namespace, reason: str, extra: dict[str, Any]) 
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    extra: dict[str, Any] = {"schema": "connmw-check/1", "app": args.app, "interface": None, "server": None}
+    extra: dict[str, Any] = {
+        "schema": "connmw-check/1",
+        "app": args.app,
+        "interface": None,
+        "server": None,
+        "connmw": None,
+    }
+    wrapped = Wrapping(None, looked="not loaded")
     try:
-        interface = interface_of(load_app(args.app))
+        app = load_app(args.app)
+        wrapped = wrapping(app)
+        extra["connmw"] = wrapped.to_json()
+        interface = interface_of(app)
         extra["interface"] = interface
         name = args.server or DEFAULT_SERVER[interface]
         extra["server"] = name
@@ -196,7 +213,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     finally:
         server.stop()
     heading = f"connmw check {args.app} ({interface.upper()} on {name}, {server.url.rstrip('/')}{path})"
-    return _emit(report, args, heading, seconds, extra)
+    return _emit(report, args, heading, seconds, extra, notes=wrapped.lines())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

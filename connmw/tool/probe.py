@@ -80,7 +80,7 @@ renamed within a schema version, new ones may be added::
 
     {
       "schema": "connmw-probe/1",
-      "connmw_version": "0.1.0",
+      "connmw_version": "0.2.0",
       "url": "http://127.0.0.1:8000/",
       "target": {"scheme": "http", "host": "127.0.0.1", "port": 8000,
                  "path": "/", "ws_path": "/"},

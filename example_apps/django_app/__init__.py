@@ -4,5 +4,6 @@
 * ASGI: ``uvicorn example_apps.django_app.asgi:application``
 
 Routes: ``/`` (plain text, with what connmw read from the request), ``/stream/`` (a
-streamed body) and ``/hoppy/`` (sets hop-by-hop headers itself; connmw removes them).
+streamed body), ``/hoppy/`` (sets hop-by-hop headers itself; connmw removes them) and
+``/stats/`` (``connmw.stats()``: what connmw corrected in this process).
 """

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.home),
     path("stream/", views.stream),
     path("hoppy/", views.hoppy),
+    path("stats/", views.stats),
 ]

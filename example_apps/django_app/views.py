@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
+import connmw
 from connmw.asgi import request_facts as asgi_request_facts
 from connmw.wsgi import request_facts as wsgi_request_facts
 
@@ -39,3 +40,7 @@ def hoppy(request: HttpRequest) -> HttpResponse:
     response["X-Hop"] = "secret"
     response["Proxy-Connection"] = "keep-alive"
     return response
+
+
+def stats(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(connmw.stats())  # every connmw middleware of this process

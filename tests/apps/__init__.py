@@ -9,6 +9,7 @@ them as ``"module:attr"`` strings, e.g. ``"tests.apps.bare_asgi:hoppy"``.
   each module has a ``router(routes)`` function so a ``wrapped_*`` module can serve the
   same apps behind connmw with one line per app.
 * ``ws_echo``: a Starlette WebSocket echo at ``/ws`` plus a plain HTTP route at ``/``.
-* ``serve_wsgi``: a runner for WSGI servers that have no command line of their own
-  (werkzeug's development server, wsgiref).
+
+WSGI servers without a command line of their own (werkzeug's and Django's development
+servers, wsgiref) run through ``connmw.tool._runner``, as ``connmw check`` runs them.
 """

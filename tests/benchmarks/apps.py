@@ -9,7 +9,10 @@ here, e.g. ``tests.benchmarks.apps:asgi_plain__connmw``: the module's ``__getatt
 builds it on first use, so a server process only imports what it serves.
 
 connmw is built with ``load_config(environ={})``: every setting at its default whatever
-``CONNMW_*`` variables the shell has, so the figures are those of a default install.
+``CONNMW_*`` variables the shell has, so the figures are those of a default install; ASGI
+names its server (``server="uvicorn"``, the server of every ASGI benchmark here), because
+the in-process benchmarks' fake ``send`` is no server connmw recognises, and on one it
+does not recognise connmw counts every request off its hot path.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[..., Iterable[bytes]]
+
+ASGI_SERVER = "uvicorn"
+"""The profile connmw is told for ASGI (see above); WSGI's is recognised (``gunicorn.socket``)."""
 
 STREAM_CHUNKS = 10_000
 """Body messages (ASGI) or iterated chunks (WSGI) of the streaming scenario."""
@@ -85,7 +91,8 @@ WSGI_ENVIRON: dict[str, Any] = {
     "SERVER_PROTOCOL": "HTTP/1.1",
     "SERVER_NAME": "example.com",
     "SERVER_PORT": "80",
-    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load; connmw reads it
+    "SERVER_SOFTWARE": "gunicorn/27.0.1",  # the WSGI server of bench_load
+    "gunicorn.socket": None,  # what recognises gunicorn, whose every environ has it
     "REMOTE_ADDR": "127.0.0.1",
     "HTTP_HOST": "example.com",
     "HTTP_CONNECTION": "keep-alive",
@@ -319,17 +326,25 @@ def _connmw_asgi(app: ASGIApp) -> ASGIApp:
     from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415 (a broken connmw fails one row)
     from connmw.config import load_config  # noqa: PLC0415
 
-    return ConnectionMiddleware(app, config=load_config(environ={}))
+    return ConnectionMiddleware(app, config=load_config(environ={}, server=ASGI_SERVER))
 
 
-def _connmw_quiet(app: ASGIApp) -> ASGIApp:
-    """connmw with ``explicit_keep_alive`` off: nothing said on persistent HTTP/1.1 responses."""
-    from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
-    from connmw.config import load_config  # noqa: PLC0415
+def _connmw_with(label: str) -> Callable[[ASGIApp], ASGIApp]:
+    """connmw (ASGI) with the options of ``label`` in :data:`_CONNMW_OPTIONS`."""
 
-    return ConnectionMiddleware(
-        app, config=load_config(environ={}, **_CONNMW_OPTIONS["connmw, explicit_keep_alive=0"])
-    )
+    def wrap(app: ASGIApp) -> ASGIApp:
+        from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
+        from connmw.config import load_config  # noqa: PLC0415
+
+        return ConnectionMiddleware(
+            app, config=load_config(environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS[label])
+        )
+
+    return wrap
+
+
+_connmw_quiet = _connmw_with("connmw, explicit_keep_alive=0")
+"""connmw with ``explicit_keep_alive`` off: nothing said on persistent HTTP/1.1 responses."""
 
 
 def _connmw_wsgi(app: WSGIApp) -> WSGIApp:
@@ -381,6 +396,11 @@ FLOOR_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
     "connmw, explicit_keep_alive=0": _connmw_quiet,
 }
 """Served under load and counted by callgrind beside connmw, to split its cost (ASGI)."""
+METRICS_WRAPPERS: dict[str, Callable[[ASGIApp], ASGIApp]] = {
+    "connmw, metrics=prometheus": _connmw_with("connmw, metrics=prometheus"),
+    "connmw, metrics=otel": _connmw_with("connmw, metrics=otel"),
+}
+"""Counted by callgrind beside connmw: a plain request costs the same with metrics on (ASGI)."""
 WSGI_WRAPPERS: dict[str, Callable[[WSGIApp], WSGIApp]] = {
     "bare": _bare,
     "do-nothing wrapper": WsgiPassThrough,
@@ -402,10 +422,14 @@ _SERVED_WRAPPERS = {
     "passthrough": "do-nothing wrapper",
     "keepalive_only": "keep-alive field only",
     "connmw_quiet": "connmw, explicit_keep_alive=0",
+    "connmw_prometheus": "connmw, metrics=prometheus",
+    "connmw_otel": "connmw, metrics=otel",
 }
 _CONNMW_OPTIONS: dict[str, dict[str, Any]] = {
     "connmw": {},
     "connmw, explicit_keep_alive=0": {"explicit_keep_alive": False},
+    "connmw, metrics=prometheus": {"metrics": "prometheus"},
+    "connmw, metrics=otel": {"metrics": "otel"},
 }
 SERVED_NAMES = {label: suffix for suffix, label in _SERVED_WRAPPERS.items()}
 """A wrapper's label → the suffix servers import it by (``asgi_plain__<suffix>``)."""
@@ -425,7 +449,7 @@ def __getattr__(name: str) -> Any:
     if not sep or base not in _SERVED or label is None:
         raise AttributeError(name)
     wrappers: dict[str, Any] = (
-        WSGI_WRAPPERS if base.startswith("wsgi") else {**ASGI_WRAPPERS, **FLOOR_WRAPPERS}
+        WSGI_WRAPPERS if base.startswith("wsgi") else {**ASGI_WRAPPERS, **FLOOR_WRAPPERS, **METRICS_WRAPPERS}
     )
     if label not in wrappers:
         raise AttributeError(name)
@@ -435,7 +459,7 @@ def __getattr__(name: str) -> Any:
             from connmw.asgi import ConnectionMiddleware  # noqa: PLC0415
             from connmw.config import load_config  # noqa: PLC0415
 
-            config = load_config(environ={}, **_CONNMW_OPTIONS[label])
+            config = load_config(environ={}, server=ASGI_SERVER, **_CONNMW_OPTIONS[label])
             app.add_middleware(ConnectionMiddleware, config=config)  # type: ignore[attr-defined]
         else:
             app.add_middleware(wrappers[label])  # type: ignore[attr-defined]

@@ -124,7 +124,8 @@ async def _check_asgi(app: apps.ASGIApp, scenario: str, scope: dict[str, Any], r
     async def record(message: apps.Message) -> None:
         sent.append(message)
 
-    await app(dict(scope), receive, record)
+    state = scope.get("state")  # a state of its own, as in the timed batches: never shared
+    await app(dict(scope) if state is None else {**scope, "state": state.copy()}, receive, record)
     kinds = [m["type"] for m in sent]
     if scenario == "websocket handshake":
         if kinds != ["websocket.accept"]:

@@ -17,7 +17,9 @@ Rows, per application: the bare app; a do-nothing wrapper; ``keep-alive field on
 (:class:`apps.AsgiKeepAliveOnly`, appends ``Connection: keep-alive`` and nothing else:
 the floor for any middleware that states persistence on the wire, most of it spent
 in uvicorn's parsing of the field); connmw as installed by default; connmw with
-``explicit_keep_alive=0``. Needs valgrind (a Debian package).
+``explicit_keep_alive=0``; connmw with each metrics backend on (``metrics=prometheus``,
+``metrics=otel``: a plain request never reaches them, so the same count as connmw's).
+Needs valgrind (a Debian package).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ CANDIDATES = (
     "keep-alive field only",
     "connmw",
     "connmw, explicit_keep_alive=0",
+    "connmw, metrics=prometheus",
+    "connmw, metrics=otel",
 )
 APPLICATIONS = {  # served base name → the load comparison whose target it shares
     "asgi_plain": COMPARISONS[0],

@@ -1,6 +1,7 @@
 """Run connmw's benchmarks and print the README's tables.
 
     python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream|instructions] [--json FILE]
+    python -m tests.benchmarks.run --smoke --only inprocess
 
 Absolute figures depend on the machine; every table gives ratios measured in one run,
 with the machine, the versions and the load average printed above them.
@@ -82,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.benchmarks.run", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="shorter runs (about a minute in all)")
-    parser.add_argument("--smoke", action="store_true", help="a few requests only: proves the suite runs")
+    parser.add_argument("--quick", action="store_true", help="shorter runs (about 3 minutes in all)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="with --only inprocess: a few requests, proves it runs (1 s)"
+    )
     parser.add_argument("--only", choices=sorted(SUITES), action="append", help="run this suite (repeatable)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     args = parser.parse_args(argv)

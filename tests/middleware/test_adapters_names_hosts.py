@@ -12,8 +12,9 @@ Every row runs through the ASGI and the WSGI middleware with the same expectatio
   policy: same origin by default, the allow-list when one is set;
 * only space and tab surround an Origin; ports are compared, defaults made explicit.
 
-WSGI runs as granian (``SERVER_SOFTWARE: Granian``), whose responses carry connmw's
-Connection field, so both adapters' answers compare line for line.
+WSGI runs as granian (``server="granian"``: ``SERVER_SOFTWARE`` alone recognises no
+server), whose responses carry connmw's Connection field, so both adapters' answers
+compare line for line.
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def wsgi_response(app_headers: Pairs, **options: Any) -> tuple[Pairs, bytes, dic
         got.append((status, headers))
         return lambda data: None
 
-    middleware = connmw_wsgi.ConnectionMiddleware(app, config=load_config(environ={}, **options))
+    config = load_config(environ={}, server="granian", **options)
+    middleware = connmw_wsgi.ConnectionMiddleware(app, config=config)
     result = middleware(wsgi_environ([("Host", "a")]), start_response)
     body = b"".join(result)
     getattr(result, "close", lambda: None)()
@@ -237,7 +239,8 @@ def wsgi_handshake(headers: Pairs, **options: Any) -> tuple[int, str | None]:
         got.append(status)
         return lambda data: None
 
-    middleware = connmw_wsgi.ConnectionMiddleware(app, config=load_config(environ={}, **options))
+    config = load_config(environ={}, server="granian", **options)
+    middleware = connmw_wsgi.ConnectionMiddleware(app, config=config)
     b"".join(middleware(wsgi_environ(headers), start_response))
     if called:
         return 101, None

@@ -803,8 +803,9 @@ def test_websocket_echo(servers: Callable[[str], Server], name: str, origin: str
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
-def handshake(port: int, path: str = "/ws", version: str = "HTTP/1.1", **change: str) -> RawResponse:
-    fields = {
+def handshake(port: int, path: str = "/ws", version: str = "HTTP/1.1", **change: str | None) -> RawResponse:
+    """A WebSocket opening handshake; ``change`` sets fields, or leaves one out (``None``)."""
+    fields: dict[str, str | None] = {
         "Upgrade": "websocket",
         "Connection": "Upgrade",
         "Sec-WebSocket-Key": WS_KEY,
@@ -812,8 +813,9 @@ def handshake(port: int, path: str = "/ws", version: str = "HTTP/1.1", **change:
     }
     for key, value in change.items():
         fields[key.replace("_", "-")] = value
+    headers = tuple((name, value) for name, value in fields.items() if value is not None)
     with RawConnection(port) as connection:
-        return connection.send(request_bytes("GET", path, version, headers=tuple(fields.items())))
+        return connection.send(request_bytes("GET", path, version, headers=headers))
 
 
 UVICORN_WS_HTTP10 = pytest.mark.xfail(
@@ -840,7 +842,7 @@ def refused_by_connmw(name: str, response: RawResponse) -> bool:
 
 
 # case -> server -> (status, who answers: "connmw", "server" or "app")
-WS_TABLE: dict[str, tuple[dict[str, str], str, dict[str, tuple[int, str]]]] = {
+WS_TABLE: dict[str, tuple[dict[str, str | None], str, dict[str, tuple[int, str]]]] = {
     "valid": ({}, "HTTP/1.1", dict.fromkeys(WEBSOCKET, (101, "app"))),
     "keep-alive-upgrade": (
         {"Connection": "keep-alive, Upgrade"},
@@ -865,6 +867,14 @@ WS_TABLE: dict[str, tuple[dict[str, str], str, dict[str, tuple[int, str]]]] = {
             "granian": (400, "server"),
             "daphne": (426, "connmw"),  # autobahn alone accepts version 8: 101
         },
+    ),
+    # No version at all: every ASGI server refuses it itself, so connmw's 426 never goes out
+    # there (wsproto adds Sec-WebSocket-Version: 13; daphne's autobahn says "Hixie76 protocol
+    # not supported"; the others answer a bare 400). connmw answers 426 on WSGI.
+    "no-version": (
+        {"Sec-WebSocket-Version": None},
+        "HTTP/1.1",
+        dict.fromkeys(WEBSOCKET, (400, "server")),
     ),
     "short-key": (
         {"Sec-WebSocket-Key": "short"},
@@ -1069,6 +1079,21 @@ def test_behind_starlettes_own_middlewares_hypercorn_max_requests_closes_once(
         answers = [connection.send(request_bytes("GET", "/hoppy")) for _ in range(3)]
         assert [a.header_values("connection") for a in answers] == [["keep-alive"], ["keep-alive"], ["close"]]
         assert connection.is_closed(wait=2.0)
+
+
+@pytest.mark.parametrize("name", ["example-fastapi", "example-starlette", "example-starlette-daphne"])
+def test_stats_reach_a_middleware_add_middleware_built(servers: Callable[[str], Server], name: str) -> None:
+    """Starlette and FastAPI build the instance themselves; connmw.stats() reaches it anyway."""
+    port = servers(name).port
+    before = json.loads(get(port, "/stats").body)["headers_stripped"].get("x-hop", 0)
+    assert "x-hop" not in names(get(port, "/hoppy"))
+    after = json.loads(get(port, "/stats").body)
+    assert after["headers_stripped"]["x-hop"] == before + 1
+    assert set(after) == {
+        "headers_stripped", "handshakes_rejected", "connections_closed", "request_abuse", "bodies_dropped",
+        "readiness", "unrecognised",
+    }  # fmt: skip
+    assert after["unrecognised"] == 0  # the server, recognised
 
 
 @pytest.mark.parametrize("name", ["example-fastapi", "example-starlette"])

@@ -137,8 +137,15 @@ def values(message: Message, name: bytes) -> list[bytes]:
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterable[None]:
+    """No CONNMW_* variable of the shell; the fake server stands for a plain ASGI server.
+
+    A fake ``send`` is no server connmw recognises: ``CONNMW_SERVER`` names the profile it
+    stands for, granian's (it passes an application's fields, keeps HTTP/1.0 alive when
+    told to, and needs no hook). The unknown profile has tests of its own.
+    """
     for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
         monkeypatch.delenv(variable)
+    monkeypatch.setenv("CONNMW_SERVER", "granian")
     yield
     undrain()
 

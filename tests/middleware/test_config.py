@@ -78,6 +78,8 @@ OPTIONS = [
     pytest.param("max_requests_per_connection", "100", 100, 3, 3, id="max-requests-per-connection"),
     pytest.param("max_connection_age", "3600", 3600, 60, 60, id="max-connection-age"),
     pytest.param("ready_path", "/healthz", "/healthz", "/-/ready", "/-/ready", id="ready-path"),
+    pytest.param("server", "Unknown", "unknown", "django", "django", id="server"),
+    pytest.param("metrics", "Prometheus", "prometheus", "otel", "otel", id="metrics"),
 ]
 
 
@@ -261,6 +263,10 @@ BAD_ENV = [
     pytest.param("ready_path", "/ready now", id="ready-path-with-a-space"),
     pytest.param("ready_path", "/ready#x", id="ready-path-with-a-fragment"),
     pytest.param("ready_path", "/r\x01", id="ready-path-with-a-control-byte"),
+    pytest.param("server", "nginx", id="server-not-one-connmw-knows"),
+    pytest.param("server", "", id="server-empty"),
+    pytest.param("metrics", "statsd", id="metrics-not-a-backend"),
+    pytest.param("metrics", "prometheus,otel", id="metrics-two-backends"),
 ]
 
 
@@ -332,6 +338,8 @@ BAD_KEYWORDS = [
     pytest.param("max_connection_age", -60, id="max-connection-age-negative"),
     pytest.param("ready_path", 8080, id="ready-path-a-number"),
     pytest.param("ready_path", b"/healthz", id="ready-path-bytes"),
+    pytest.param("server", None, id="server-none"),
+    pytest.param("metrics", None, id="metrics-none-the-object"),
 ]
 
 

@@ -121,6 +121,16 @@ def test_keep_alive_said_and_done(servers: Callable[[str], Server], name: str) -
         assert not connection.is_closed(wait=0.2)
 
 
+@pytest.mark.parametrize("name", ["flask-gunicorn", "django-wsgi", "django-asgi"])
+def test_stats_reach_the_middleware_however_it_was_added(servers: Callable[[str], Server], name: str) -> None:
+    """Flask's wsgi_app, Django's wsgi.py and asgi.py: connmw.stats() sums every instance."""
+    port = servers(name).port
+    stats = "/stats/" if name.startswith("django") else "/stats"
+    before = json.loads(get(port, stats).body)["headers_stripped"].get("x-hop", 0)
+    assert "x-hop" not in get(port, PATHS[name][2]).header_names_lower()
+    assert json.loads(get(port, stats).body)["headers_stripped"]["x-hop"] == before + 1
+
+
 @pytest.mark.parametrize("name", FLASKS)
 def test_flask_websocket_echo(servers: Callable[[str], Server], name: str) -> None:
     server = servers(name)
@@ -142,6 +152,17 @@ def test_flask_websocket_refused_before_the_app(servers: Callable[[str], Server]
     response = get(servers(name).port, "/ws", headers=headers)
     assert response.status == 400
     assert response.body.startswith(b"WebSocket handshake refused")
+
+
+@pytest.mark.parametrize("name", FLASKS)
+def test_flask_websocket_without_a_version_gets_426(servers: Callable[[str], Server], name: str) -> None:
+    """A WSGI server leaves the handshake to the app, so connmw answers RFC 6455's 426 (on ASGI
+    servers their own WebSocket stack answers 400 first: docs/policy.md)."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    headers = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key)]
+    response = get(servers(name).port, "/ws", headers=headers)
+    assert response.status == 426
+    assert response.header_values("sec-websocket-version") == ["13"]
 
 
 @pytest.mark.parametrize("path", ["/bare/hoppy", "/bare/stream", "/hoppy"])

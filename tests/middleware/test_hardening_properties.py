@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from wsgiref.util import is_hop_by_hop, setup_testing_defaults
 from wsgiref.validate import validator
@@ -93,6 +93,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "strict": {"strict": True, "strip_request_headers": True},
 }
 LOADED: dict[str, Config] = {name: load_config(environ={}, **options) for name, options in CONFIGS.items()}
+# A fake server is no server connmw recognises: each stands for a profile it names
+# (CONNMW_SERVER). The fake ASGI server for granian's: fields pass, no hook.
+ASGI_SERVER = "granian"
 
 
 @dataclass(frozen=True)
@@ -271,13 +274,16 @@ def check_response(
     added_length: bool = False,
     fields_expected: bool = True,
     close_announced: bool = True,
+    closes_only: bool = False,
 ) -> None:
     """The response properties, for one exchange. ``out`` is what reached the server.
 
     ``added_length``: connmw gave a held HTTP/1.0 body its Content-Length. With
     ``fields_expected`` off (WSGI servers that write their own Connection field) no
     Connection-related field may appear at all; with ``close_announced`` off a close need
-    not be announced (the server decides, as granian does for HTTP/1.0 keep-alive).
+    not be announced (the server decides, as granian does for HTTP/1.0 keep-alive). With
+    ``closes_only`` (a WSGI server connmw does not recognise) only a ``close`` of the
+    application's or connmw's own goes out, never for the request's own close or HTTP/1.0.
     """
     lower = [(name.lower(), value) for name, value in out]
     assert all(valid_name(name) for name, _ in out), out
@@ -310,6 +316,12 @@ def check_response(
         assert connection == [b"upgrade"], out
     elif status < 200:
         assert connection == [], out  # RFC 9110 §15.2: interim; the final response decides
+    elif closes_only:
+        assert connection in ([], [b"close"]), out
+        if multiplexed or b"close" in tokens(client_connection) or normal_version(version) == "1.0":
+            assert connection == [], out  # every server answers the request's own close itself
+        elif b"close" in tokens(app_connection) or draining:
+            assert connection == [b"close"], out
     elif (
         not multiplexed
         and fields_expected
@@ -361,7 +373,10 @@ def check_request(oracle: Oracle, version: str, client: list[Header], seen: Sequ
 # ASGI
 # --------------------------------------------------------------------------------------
 
-ASGI = {name: connmw_asgi.ConnectionMiddleware(lambda s, r, t: None, config=c) for name, c in LOADED.items()}
+ASGI = {
+    name: connmw_asgi.ConnectionMiddleware(lambda s, r, t: None, config=replace(c, server=ASGI_SERVER))
+    for name, c in LOADED.items()
+}
 
 
 def drive(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -496,7 +511,8 @@ def test_asgi_headers_given_as_an_iterator_survive(version: str, options: dict[s
         await send({"type": "http.response.start", "status": 200, "headers": iter(headers)})
         await send({"type": "http.response.body", "body": b"ok"})
 
-    middleware = connmw_asgi.ConnectionMiddleware(app, config=load_config(environ={}, **options))
+    config = load_config(environ={}, server=ASGI_SERVER, **options)
+    middleware = connmw_asgi.ConnectionMiddleware(app, config=config)
     server = FakeServer([])
     scope = {"type": "http", "http_version": version, "method": "GET", "headers": [], "client": ("a", 1)}
     drive(middleware(scope, server.receive, server.send))
@@ -645,8 +661,16 @@ SERVERS = {
     "Werkzeug/3.1.9": "quiet",
     "gunicorn/27.0.1": "closer",  # writes its own Connection field
     "Granian": "fields",  # sends connmw's Connection field
-    "SomethingElse/1.0": "quiet",
+    "SomethingElse/1.0": "closes",  # not recognised: a close of the app's or connmw's only
 }
+PROFILES = {
+    "WSGIServer/0.2 CPython/3.11": "wsgiref",
+    "Werkzeug/3.1.9": "werkzeug",
+    "gunicorn/27.0.1": "gunicorn",
+    "Granian": "granian",
+    "SomethingElse/1.0": "auto",
+}
+"""The profile each fake server stands for (its SERVER_SOFTWARE alone recognises nothing)."""
 WSGI_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"]
 
 _WSGI_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9\-_]*")
@@ -727,7 +751,9 @@ def wsgi_property(
         start_response(f"{status} Status", list(app_headers))
         return list(parts)
 
-    middleware = connmw_wsgi.ConnectionMiddleware(validator(app), config=LOADED[config])
+    middleware = connmw_wsgi.ConnectionMiddleware(
+        validator(app), config=replace(LOADED[config], server=PROFILES[software])
+    )
     outer = validator(middleware)
     environ = environ_for(version, method, client, software, port)
     original = dict(environ)
@@ -775,8 +801,9 @@ def wsgi_property(
     if granian_http10_keep_alive:
         assert ("Connection", "close") not in given_to_server[0]
     if kind != "fields":
-        for name, _ in given_to_server[0]:  # what wsgiref would refuse with a 500
-            assert not is_hop_by_hop(name) or status == 101, given_to_server[0]
+        for name, value in given_to_server[0]:  # what wsgiref would refuse with a 500
+            allowed = status == 101 or (kind == "closes" and (name, value) == ("Connection", "close"))
+            assert not is_hop_by_hop(name) or allowed, given_to_server[0]
     app_bytes = [(n.encode(), v.encode("latin-1")) for n, v in app_headers]
     app_has_length = any(name.lower() == b"content-length" for name, _ in app_bytes)
     added = not app_has_length and any(name.lower() == b"content-length" for name, _ in out)
@@ -792,8 +819,9 @@ def wsgi_property(
         status=status,
         draining=draining,
         added_length=added,
-        fields_expected=kind == "fields",
+        fields_expected=kind in ("fields", "closes"),
         close_announced=not granian_http10_keep_alive,
+        closes_only=kind == "closes",
     )
     http_seen = [
         (key[5:].lower().replace("_", "-").encode(), value.encode("latin-1"))
@@ -861,7 +889,8 @@ def test_wsgi_app_field_equal_to_connmws_own_is_not_sent(pair: tuple[str, str]) 
 
     given: list[list[tuple[str, str]]] = []
     environ = environ_for("1.1", "GET", [], "WSGIServer/0.2 CPython/3.11", 40000)
-    result = validator(connmw_wsgi.ConnectionMiddleware(validator(app), config=LOADED["default"]))(
+    wsgiref = replace(LOADED["default"], server="wsgiref")
+    result = validator(connmw_wsgi.ConnectionMiddleware(validator(app), config=wsgiref))(
         environ, lambda status, headers, exc_info=None: given.append(headers)
     )
     b"".join(result)

@@ -13,9 +13,11 @@ really closed the socket after a response that said ``Connection: close``.
 * hypercorn: nothing changes over HTTP/2 (h2c), while HTTP/1.1 on the same server is
   limited and drained; granian's ASGI interface: limits with the countdown.
 * WSGI: gunicorn's gthread worker (connmw asks its response object to close: limits and
-  drain work, the hint cannot get through), granian (drain and hint; no limits, its
-  environ has no ``REMOTE_PORT``), werkzeug's development server and wsgiref (they close
-  every connection themselves; connmw adds nothing).
+  drain work, the hint cannot get through), waitress, cheroot, Twisted and uWSGI's
+  ``--http`` router (limits, closed at the N-th response), granian and uWSGI's
+  ``--http11-socket`` (drain and hint; no limits, their environ has no ``REMOTE_PORT``),
+  werkzeug's development server and wsgiref (they close every connection themselves;
+  connmw adds nothing).
 * Start-up: a bad value of every ``CONNMW_*`` variable stops the process with a message
   naming the variable, the value and what is accepted.
 
@@ -26,8 +28,10 @@ drain tests wait a little longer than that after touching or removing it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,12 +50,17 @@ from tests.wire import (
     Server,
     ServerPool,
     WireError,
+    cheroot_cmd,
     exchange,
     granian_cmd,
     gunicorn_cmd,
     hypercorn_cmd,
+    mod_wsgi_cmd,
     request_bytes,
+    twisted_cmd,
     uvicorn_cmd,
+    uwsgi_cmd,
+    waitress_cmd,
     werkzeug_cmd,
     wsgiref_cmd,
 )
@@ -476,6 +485,39 @@ def test_gunicorn_gthread_limits_and_drain(serve: ServerPool, drain_dir: Path) -
     assert_persists(exchange(server.port, GET, close_wait=0.3), "undrained", [])
 
 
+@pytest.mark.parametrize(
+    ("command", "hint_through"),
+    [
+        pytest.param(lambda port: waitress_cmd(WSGI_APP, port), False, id="waitress"),  # no field of connmw's
+        pytest.param(lambda port: cheroot_cmd(WSGI_APP, port), True, id="cheroot"),
+        pytest.param(lambda port: twisted_cmd(WSGI_APP, port), True, id="twisted"),
+        pytest.param(lambda port: uwsgi_cmd(WSGI_APP, port, "http"), True, id="uwsgi-router"),
+    ],
+)
+def test_wsgi_servers_close_at_the_limit(
+    serve: ServerPool, drain_dir: Path, command: Callable[[int], list[str]], hint_through: bool
+) -> None:
+    """Where connmw can close a WSGI connection (docs/servers.md), the limit closes it."""
+    server = serve(command, env=wsgi_env(drain_dir / "never"))
+    with RawConnection(server.port) as connection:
+        first, second = connection.send(GET), connection.send(GET)
+        third = connection.send(GET, check_closed=True)
+    for response, left in ((first, 2), (second, 1)):
+        assert response.status == 200
+        assert not response.closed
+        assert hint(response) == ([f"timeout=5, max={left}"] if hint_through else [])
+    assert connection_field(third) == ["close"]
+    assert third.closed, "the third response did not close"
+
+
+def test_uwsgi_http11_socket_has_no_client_port_so_no_limits(serve: ServerPool, drain_dir: Path) -> None:
+    """uWSGI's --http11-socket gives no REMOTE_PORT: nothing names the connection (as on granian)."""
+    server = serve(lambda port: uwsgi_cmd(WSGI_APP, port, "http11-socket"), env=wsgi_env(drain_dir / "never"))
+    with RawConnection(server.port) as connection:
+        for index in range(4):  # past max_requests_per_connection: not applied
+            assert_persists(connection.send(GET), f"request {index + 1}", ["timeout=5"])
+
+
 def test_granian_wsgi_drain_and_hint_without_limits(serve: ServerPool, drain_dir: Path) -> None:
     """granian honours connmw's Connection field; its environ has no REMOTE_PORT, so no limits."""
     path = drain_dir / "granian"
@@ -490,6 +532,35 @@ def test_granian_wsgi_drain_and_hint_without_limits(serve: ServerPool, drain_dir
         assert_closes(exchange(server.port, GET), "draining")
     finally:
         path.unlink()
+
+
+def test_mod_wsgi_limits_drain_and_ready_path(serve: ServerPool) -> None:
+    """Apache with mod_wsgi acts on connmw's one field: limits (it gives REMOTE_PORT), the
+    Keep-Alive hint, drain and the ready path. Its children (www-data when started as root)
+    look for the drain file: it lives in a directory they may enter."""
+    directory = Path(tempfile.mkdtemp(prefix="connmw-mod-wsgi-"))
+    directory.chmod(0o755)
+    path = directory / "drain"
+    try:
+        env = {**wsgi_env(path), "CONNMW_READY_PATH": "/-/ready"}
+        server = serve(lambda port: mod_wsgi_cmd("tests.apps.wrapped_wsgi:app", port), env=env)
+        with RawConnection(server.port) as connection:
+            first, second = connection.send(GET), connection.send(GET)
+            third = connection.send(GET, check_closed=True)
+        assert_persists(first, "first", ["timeout=5, max=2"])
+        assert_persists(second, "second", ["timeout=5, max=1"])
+        assert_closes(third, "the third, at max_requests_per_connection")
+        ready = exchange(server.port, request_bytes("GET", "/-/ready"))
+        assert (ready.status, ready.body, connection_field(ready)) == (200, b"ready\n", ["keep-alive"])
+        path.touch()
+        time.sleep(SWITCH_WAIT)
+        assert_closes(exchange(server.port, GET), "draining")
+        draining = exchange(server.port, request_bytes("GET", "/-/ready"))
+        assert (draining.status, draining.body) == (503, b"draining\n")
+        assert (draining.header_values("retry-after"), connection_field(draining)) == (["5"], ["close"])
+        assert draining.closed
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.mark.parametrize(
@@ -531,6 +602,8 @@ BAD_VALUES = {
     "CONNMW_MAX_REQUESTS_PER_CONNECTION": "0",
     "CONNMW_MAX_CONNECTION_AGE": "1.5",
     "CONNMW_READY_PATH": "healthz",
+    "CONNMW_SERVER": "apache",
+    "CONNMW_METRICS": "statsd",
 }
 NO_BAD_TEXT = {"CONNMW_DRAIN_FILE": "any text is a path; empty, 'none' or 'off' mean none"}
 ACCEPTED = {variable: accepted for variable, _, _, accepted in describe_options()}

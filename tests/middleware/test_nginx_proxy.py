@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from tests.wire import (
     ServerPool,
     exchange,
     free_port,
+    nginx_binary,
     request_bytes,
     uvicorn_cmd,
 )
@@ -48,16 +48,6 @@ pytestmark = pytest.mark.timeout(60)
 TEMPLATE = Path(__file__).resolve().parents[1] / "nginx" / "nginx.conf.template"
 APP = "tests.apps.hardening_apps:asgi_app"
 DRAIN_CHECK = 1.3  # connmw looks at the drain file at most once a second
-
-
-def nginx_binary() -> str:
-    """nginx's path, or skip saying why (``.ci/run`` installs Debian's nginx-light)."""
-    found = shutil.which("nginx") or next(
-        (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(path, os.X_OK)), None
-    )
-    if found is None:
-        pytest.skip("nginx is not installed and could not be (.ci/run: apt-get install nginx-light)")
-    return found
 
 
 @dataclass

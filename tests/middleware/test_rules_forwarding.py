@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import wsgiref.util
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -134,8 +135,69 @@ UPSTREAM_RESPONSE: list[Header] = [
         pytest.param([], [], id="nothing-in-nothing-out"),
     ],
 )
-def test_forwardable_headers(headers: list[Header], expected: list[Header]) -> None:
-    assert forwardable_headers(headers) == expected
+@pytest.mark.parametrize("kind", ["bytes", "str"])
+def test_forwardable_headers(headers: list[Header], expected: list[Header], kind: str) -> None:
+    """Every case with bytes pairs (ASGI) and with str pairs (WSGI, http.client): str in, str out."""
+    if kind == "bytes":
+        assert forwardable_headers(headers) == expected
+    else:
+        assert forwardable_headers(as_text(headers)) == as_text(expected)
+
+
+def as_text(headers: list[Header]) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param(
+            [(b"TE", b"trailers"), (b"Content-Type", b"text/plain")],
+            [(b"Content-Type", b"text/plain")],
+            id="no-te-in-a-response-even-trailers",
+        ),
+        pytest.param(
+            UPSTREAM_RESPONSE, [UPSTREAM_RESPONSE[0], UPSTREAM_RESPONSE[4]], id="an-upstream-response"
+        ),
+        pytest.param(  # a name is a token (RFC 9110 §5.1): latin-1 beyond ASCII is for values
+            [(b"Connection", b"x-hop"), (b"X-Hop", b"1"), (b"X-Name", b"caf\xe9\xff")],
+            [(b"X-Name", b"caf\xe9\xff")],
+            id="latin-1-bytes-both-ways",
+        ),
+    ],
+)
+@pytest.mark.parametrize("kind", ["bytes", "str"])
+def test_forwardable_headers_of_a_response(headers: list[Header], expected: list[Header], kind: str) -> None:
+    if kind == "bytes":
+        assert forwardable_headers(headers, response=True) == expected
+    else:
+        assert forwardable_headers(as_text(headers), response=True) == as_text(expected)
+
+
+@pytest.mark.parametrize(
+    ("headers", "error", "message"),
+    [
+        pytest.param(
+            [("Host", "a"), (b"TE", b"trailers")],
+            TypeError,
+            r"all bytes or all str, got \(bytes, bytes\) for b'TE' after str pairs",
+            id="bytes-after-str",
+        ),
+        pytest.param(
+            [(b"Host", b"a"), ("TE", "trailers")],
+            TypeError,
+            r"got \(str, str\) for 'TE' after bytes pairs",
+            id="str-after-bytes",
+        ),
+        pytest.param([("X-A", None)], TypeError, r"got \(str, NoneType\) for 'X-A'", id="not-a-value"),
+        pytest.param([("X-A", "\u20ac")], ValueError, "'X-A' is not latin-1 text", id="not-latin-1"),
+    ],
+)
+def test_forwardable_headers_refuses_mixed_or_foreign_pairs_by_name(
+    headers: list[Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        forwardable_headers(headers)
 
 
 def test_forwardable_headers_accepts_any_iterable_and_never_mutates_it() -> None:

@@ -201,10 +201,19 @@ def test_a_clean_response_is_still_the_app_s_own_list_and_quick() -> None:
         ),
     ],
 )
+@pytest.mark.parametrize("kind", ["bytes", "str"])
 def test_forwardable_headers_classify_names_alike(
-    headers: list[Header], response: bool, expected: list[Header]
+    headers: list[Header], response: bool, expected: list[Header], kind: str
 ) -> None:
-    assert forwardable_headers(headers, response=response) == expected
+    if kind == "bytes":
+        assert forwardable_headers(headers, response=response) == expected
+    else:  # WSGI's and http.client's str pairs
+        text = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+        out = [
+            (n.encode("latin-1"), v.encode("latin-1"))
+            for n, v in forwardable_headers(text, response=response)
+        ]
+        assert out == expected
 
 
 def test_websocket_accept_headers_classify_names_alike() -> None:

@@ -164,7 +164,34 @@ def test_check_finds_an_asgi_apps_hop_by_hop_fields(project: Callable[[str, str]
     assert done.stdout.startswith("connmw check hoppy_asgi:app (ASGI on uvicorn, http://127.0.0.1:")
     assert "hop-by-hop-leak" in done.stdout and "x-hop" in done.stdout
     assert done.stdout.rstrip().endswith("-> findings (exit 1)")
+    # a function might call connmw inside: no guess either way
+    assert done.stdout.splitlines()[1].startswith("connmw: could not tell whether connmw wraps this app (")
     assert_port_closed(probed_port(done.stdout))
+
+
+BARE_STARLETTE = """
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+async def home(request):
+    return PlainTextResponse("ok")
+
+app = Starlette(routes=[Route("/", home, methods=["GET", "POST", "HEAD"])])
+"""
+
+
+def test_check_warns_when_connmw_does_not_wrap_the_app(project: Callable[[str, str], Path]) -> None:
+    cwd = project("bare_starlette", BARE_STARLETTE)
+    done = run_cli("check", "bare_starlette:app", cwd=cwd)
+    assert done.stdout.splitlines()[1] == (
+        "warning: connmw does not wrap this app (Starlette's middleware list): what follows is the "
+        "server's and the app's own behaviour; add ConnectionMiddleware (README, Quickstart)"
+    )
+    document = json.loads(run_cli("check", "bare_starlette:app", "--json", cwd=cwd).stdout)
+    assert validate(document, CHECK_SCHEMA) == []
+    nothing = {"wrapped": False, "instances": 0, "via": None, "options": None, "error": None}
+    assert document["connmw"] == nothing
 
 
 def test_check_finds_a_wsgi_apps_hop_by_hop_fields(project: Callable[[str, str], Path]) -> None:
@@ -190,6 +217,7 @@ def test_check_json_of_a_clean_app(project: Callable[[str, str], Path]) -> None:
         "uvicorn",
     )
     assert document["probe"]["outcome"] == "clean"
+    assert document["connmw"]["wrapped"] is None  # an object of unknown shape: could not tell
 
 
 def test_check_with_wsgiref_shows_its_500(project: Callable[[str, str], Path]) -> None:
@@ -255,6 +283,8 @@ def test_check_passes_on_every_example_app(path: str, target: str, extra: tuple[
     done = run_cli("check", target, *extra, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "-> clean (exit 0)" in done.stdout
+    assert done.stdout.splitlines()[1].startswith("connmw: wraps this app ("), done.stdout
+    assert done.stdout.splitlines()[1].endswith("; settings: defaults"), done.stdout
 
 
 # --------------------------------------------------------------------------------------
@@ -283,13 +313,14 @@ def test_demo_end_to_end() -> None:
     assert "hop-by-hop-leak" in out and "chunked-to-http10" in out
 
 
-def test_demo_names_the_extra_when_servers_are_missing(monkeypatch: Any) -> None:
+def test_demo_names_commands_that_install_the_missing_servers(monkeypatch: Any) -> None:
+    # Not "pip install 'connmw[examples]'": connmw is not on PyPI yet, so that finds nothing.
     monkeypatch.setattr(_demo, "missing_servers", lambda *names: ["uvicorn", "werkzeug"])
     err = io.StringIO()
     assert _demo.run_demo(io.StringIO(), err) == 2
     assert err.getvalue() == (
-        "connmw demo: uvicorn and werkzeug not installed; install the examples extra: "
-        "python -m pip install 'connmw[examples]'\n"
+        "connmw demo: uvicorn and werkzeug not installed: python -m pip install uvicorn werkzeug "
+        "(in a clone of connmw, python -m pip install -e '.[examples]' installs every example's)\n"
     )
 
 
