@@ -86,6 +86,7 @@ __all__ = [
     "mod_wsgi_cmd",
     "mod_wsgi_python",
     "nginx_binary",
+    "readable_checkout",
     "request_bytes",
     "require_curl",
     "require_module",
@@ -1024,24 +1025,51 @@ def _mod_wsgi_unusable(python: str) -> str | None:
         return f"mod_wsgi is not installed for {python} (python -m pip install --no-cache-dir mod-wsgi)"
     if getattr(os, "geteuid", lambda: 1)() != 0:
         return None  # it serves as this user, who reads all of it
-    for path in (*found.stdout.split(), str(REPO_ROOT)):
+    for path in found.stdout.split():
         closed = closed_to_others(Path(path))
         if closed is not None:
             return (
                 f"mod_wsgi serves as www-data when started as root, and www-data cannot enter {closed} "
                 f"(on the way to {path}): set MOD_WSGI_PYTHON to a Python www-data can read"
             )
-    return None
+    return None  # the checkout itself: readable_checkout()
+
+
+@functools.lru_cache(maxsize=1)
+def readable_checkout() -> Path:
+    """This checkout, or a copy of its files that other users can read, for servers that serve
+    as another user (Apache started as root serves as www-data).
+
+    A clone under a directory closed to others (root's home) cannot be imported from there:
+    its files (the package, the tests' applications, compiled modules included) are copied
+    once per test run into a fresh directory everyone may read, removed at exit.
+    """
+    if getattr(os, "geteuid", lambda: 1)() != 0 or closed_to_others(REPO_ROOT) is None:
+        return REPO_ROOT
+    copy = Path(tempfile.mkdtemp(prefix="connmw-readable-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    skip = shutil.ignore_patterns(".git", "__pycache__", ".*_cache", ".hypothesis", "*.egg-info")
+    for entry in ("connmw", "tests", "example_apps"):
+        shutil.copytree(REPO_ROOT / entry, copy / entry, ignore=skip)
+    for directory in [copy, *(path for path in copy.rglob("*") if path.is_dir())]:
+        directory.chmod(0o755)  # read by the server's own user; nothing here is secret
+    for file in (path for path in copy.rglob("*") if path.is_file()):
+        file.chmod(0o644)
+    return copy
 
 
 def mod_wsgi_cmd(app: str, port: int, *, embedded: bool = False) -> list[str]:
     """Apache with mod_wsgi through ``mod_wsgi-express`` (daemon mode, or ``embedded``), its
-    server root a fresh directory (Apache's children must be able to enter it)."""
+    server root a fresh directory (Apache's children must be able to enter it), the
+    application imported from :func:`readable_checkout`."""
     python = mod_wsgi_python()
     root = tempfile.mkdtemp(prefix="connmw-mod-wsgi-")
     os.chmod(root, 0o755)  # noqa: S103 (Apache's children, www-data, write their socket there)
     atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return command("mod_wsgi", "wsgi", app, port, python=python, embedded=embedded, server_root=root)
+    extra = ["--working-directory", str(readable_checkout())]
+    return command(
+        "mod_wsgi", "wsgi", app, port, python=python, embedded=embedded, server_root=root, extra=extra
+    )
 
 
 def nginx_binary() -> str:

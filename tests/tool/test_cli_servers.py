@@ -23,7 +23,7 @@ import pytest
 
 from connmw.tool._launchers import LAUNCHERS, closed_to_others
 from connmw.tool._schema import CHECK_SCHEMA, validate
-from tests.wire import REPO_ROOT, mod_wsgi_python
+from tests.wire import REPO_ROOT, mod_wsgi_python, readable_checkout
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,14 +42,18 @@ SERVERS = {
 def check(server: str) -> subprocess.CompletedProcess[str]:
     """``connmw check`` of the wrapped app on ``server``, without the caller's CONNMW_* settings.
 
-    mod_wsgi embeds the Python that runs ``connmw check`` (tests/wire.py, ``mod_wsgi_python``).
+    mod_wsgi embeds the Python that runs ``connmw check`` (tests/wire.py, ``mod_wsgi_python``),
+    and serves as www-data when started as root: ``connmw check`` then runs from a copy of the
+    checkout www-data can read (``readable_checkout``).
     """
     env = {key: value for key, value in os.environ.items() if not key.startswith("CONNMW_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
-    python = mod_wsgi_python() if server == "mod_wsgi" else sys.executable
+    python, root = sys.executable, REPO_ROOT
+    if server == "mod_wsgi":  # served as www-data when run as root: from files it can read
+        python, root = mod_wsgi_python(), readable_checkout()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
     return subprocess.run(
         [python, "-m", "connmw", "check", APP, "--server", server, "--json"],
-        cwd=REPO_ROOT,
+        cwd=root,
         env=env,
         capture_output=True,
         text=True,
