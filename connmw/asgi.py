@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMappi
 from typing import Any, Final, final
 
 from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._streams import Streams
 from .config import Config, check_environment
 from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
@@ -162,6 +163,7 @@ class ConnectionMiddleware:
         self._server: ServerProfile | None = None
         self._server_closes: Callable[[Send], bool] | None = None
         self._counting = False  # a server not recognised: count its requests
+        self._streams = Streams(core.config, core.lifecycle, core.reporter)  # what drain ends: _streams
 
     @property
     def config(self) -> Config:
@@ -184,7 +186,7 @@ class ConnectionMiddleware:
         before the first request."""
         return None if self._server is None else self._server.name
 
-    async def __call__(
+    async def __call__(  # noqa: PLR0915 (the hot path stays in one function)
         self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
     ) -> None:
         # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
@@ -229,11 +231,13 @@ class ConnectionMiddleware:
             await self._call_unusual(scope, receive, send, facts)
             return
 
+        opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
+
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.
-            nonlocal send
+            nonlocal send, opening
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
                 if (
@@ -253,6 +257,11 @@ class ConnectionMiddleware:
                 elif new is not headers:
                     message = dict(message)  # copy, then set: a third cheaper than {**message, ...}
                     message["headers"] = new
+                opening = message
+            elif opening is not None:
+                if message.get("more_body", False):
+                    send = self._streams.http_body(opening, send)
+                opening = None
             return send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -283,10 +292,16 @@ class ConnectionMiddleware:
             await self.app(scope, receive, self._http10_sender(scope, facts, send, server_send))
             return
         start = self._start  # lifecycle decisions, counting: all in one place
+        opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
 
         def send_start(message: Message) -> Awaitable[None]:
+            nonlocal send, opening
             if message["type"] == "http.response.start":
-                message = start(message, facts, scope, server_send)
+                message = opening = start(message, facts, scope, server_send)
+            elif opening is not None:
+                if message.get("more_body", False):
+                    send = self._streams.http_body(opening, send)
+                opening = None
             return send(message)
 
         await self.app(scope, receive, send_start)
@@ -505,7 +520,7 @@ class ConnectionMiddleware:
                     message = dict(message, headers=headers)  # an iterator, read once above
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        await self._streams.websocket(self.app, scope, receive, send_wrapper)  # drain closes it
 
     def _removed(self, names: Sequence[bytes]) -> None:
         if self._core.strict:

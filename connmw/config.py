@@ -61,6 +61,21 @@ def _whole(minimum: int) -> Callable[[object], int]:
     return parse
 
 
+def _seconds(value: object) -> float:
+    """A finite number of seconds >= 0: an int or float, or its decimal text (``2``, ``0.5``)."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str) and value.strip() and all(c in "0123456789." for c in value.strip()):
+        number = float(value.strip())  # ValueError for "1.2.3" or "."
+    else:
+        raise ValueError
+    if not 0.0 <= number < float("inf"):
+        raise ValueError
+    return number
+
+
 def _optional(parse: Callable[[object], Any]) -> Callable[[object], Any]:
     def parse_optional(value: object) -> Any:
         if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):
@@ -174,6 +189,10 @@ _OPTIONS: dict[str, _Option] = {
     ),
     "http10_buffer_bytes": _Option(_whole(0), "a whole number of bytes >= 0 (0: never buffer)"),
     "drain_file": _Option(_optional(_path), "a file path (empty for none)"),
+    "drain_window": _Option(_seconds, "a number of seconds >= 0, such as 5 or 2.5 (0: all at once)"),
+    "drain_stream_retry": _Option(
+        _optional(_whole(0)), "a whole number of milliseconds >= 0 (empty for none)"
+    ),
     "keep_alive_timeout": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
     "max_requests_per_connection": _Option(_optional(_whole(1)), "a whole number >= 1 (empty for none)"),
     "max_connection_age": _Option(_optional(_whole(1)), "a whole number of seconds >= 1 (empty for none)"),
@@ -202,6 +221,8 @@ class Config:
     ws_allowed_origins: tuple[str, ...] = ()
     http10_buffer_bytes: int = 1 << 20
     drain_file: str | None = None
+    drain_window: float = 5.0
+    drain_stream_retry: int | None = None
     keep_alive_timeout: int | None = None
     max_requests_per_connection: int | None = None
     max_connection_age: int | None = None

@@ -74,6 +74,8 @@ OPTIONS = [
         "/var/lib/app/drain",
         id="drain-file",
     ),
+    pytest.param("drain_window", "2.5", 2.5, 10, 10.0, id="drain-window"),
+    pytest.param("drain_stream_retry", "3000", 3000, 0, 0, id="drain-stream-retry"),
     pytest.param("keep_alive_timeout", "5", 5, 75, 75, id="keep-alive-timeout"),
     pytest.param("max_requests_per_connection", "100", 100, 3, 3, id="max-requests-per-connection"),
     pytest.param("max_connection_age", "3600", 3600, 60, 60, id="max-connection-age"),
@@ -250,6 +252,9 @@ BAD_ENV = [
     pytest.param("http10_buffer_bytes", "-1", id="http10-buffer-bytes-negative"),
     pytest.param("http10_buffer_bytes", "1MB", id="http10-buffer-bytes-with-a-unit"),
     pytest.param("http10_buffer_bytes", "", id="http10-buffer-bytes-empty"),
+    pytest.param("drain_window", "-1", id="drain-window-negative"),
+    pytest.param("drain_window", "5s", id="drain-window-with-a-unit"),
+    pytest.param("drain_stream_retry", "1.5", id="drain-stream-retry-a-fraction"),
     pytest.param("keep_alive_timeout", "soon", id="keep-alive-timeout-soon-as-in-the-issue"),
     pytest.param("keep_alive_timeout", "0", id="keep-alive-timeout-zero"),
     pytest.param("keep_alive_timeout", "1.5", id="keep-alive-timeout-a-fraction"),
@@ -333,6 +338,8 @@ BAD_KEYWORDS = [
     pytest.param("http10_buffer_bytes", -1, id="http10-buffer-bytes-negative"),
     pytest.param("drain_file", 42, id="drain-file-a-number"),
     pytest.param("drain_file", ["/var/lib/app/drain"], id="drain-file-a-list"),
+    pytest.param("drain_window", float("inf"), id="drain-window-infinite"),
+    pytest.param("drain_stream_retry", -1, id="drain-stream-retry-negative"),
     pytest.param("keep_alive_timeout", 0, id="keep-alive-timeout-zero"),
     pytest.param("max_requests_per_connection", "0", id="max-requests-per-connection-zero-text"),
     pytest.param("max_connection_age", -60, id="max-connection-age-negative"),
@@ -385,7 +392,7 @@ def test_a_bad_keyword_is_reported_even_when_the_environment_is_good() -> None:
             id="env-without-the-underscore",
         ),
         pytest.param(
-            {"CONNMW_ZZZZZZZZ": "1"}, {}, "known: drain_file, enabled,", id="env-unlike-any-lists-all"
+            {"CONNMW_ZZZZZZZZ": "1"}, {}, "known: drain_file, drain_stream_retry, drain_window, enabled,", id="env-unlike-any-lists-all"
         ),
         pytest.param(
             {}, {"qqqqqqqq": 1}, "unknown connmw option 'qqqqqqqq'; known: ", id="kw-unlike-any-lists-all"
