@@ -208,6 +208,12 @@ class _WebSocket:
         self._group.closed()
         try:
             await self._send({"type": "websocket.close", "code": GOING_AWAY})
+        except Exception as error:  # the client left first, or the server refuses 1001
+            logger.debug("drain: closing a WebSocket with 1001 failed: %r", error)
+        else:
+            return
+        try:  # daphne: autobahn takes only 1000 and 3000-4999 from an application
+            await self._send({"type": "websocket.close", "code": 1000})
         except Exception as error:  # the client left first: nothing to close
             logger.debug("drain: closing a WebSocket failed: %r", error)
 

@@ -392,7 +392,10 @@ def test_a_bad_keyword_is_reported_even_when_the_environment_is_good() -> None:
             id="env-without-the-underscore",
         ),
         pytest.param(
-            {"CONNMW_ZZZZZZZZ": "1"}, {}, "known: drain_file, drain_stream_retry, drain_window, enabled,", id="env-unlike-any-lists-all"
+            {"CONNMW_ZZZZZZZZ": "1"},
+            {},
+            "known: drain_file, drain_stream_retry, drain_window, enabled,",
+            id="env-unlike-any-lists-all",
         ),
         pytest.param(
             {}, {"qqqqqqqq": 1}, "unknown connmw option 'qqqqqqqq'; known: ", id="kw-unlike-any-lists-all"
