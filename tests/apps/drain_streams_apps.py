@@ -25,6 +25,7 @@ from typing import Any
 
 import connmw
 from connmw.asgi import ConnectionMiddleware
+from tests.apps import bare_asgi
 
 LAST_EVENT = 600
 INTERVAL = 0.1
@@ -88,13 +89,7 @@ async def _plain(scope: dict[str, Any], receive: Any, send: Any) -> None:
 async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The application itself, without connmw."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await bare_asgi.lifespan(receive, send)
     elif scope["type"] == "websocket":
         await _websocket(receive, send)
     elif scope.get("path") == "/events":

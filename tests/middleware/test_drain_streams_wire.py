@@ -18,7 +18,7 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from websockets.asyncio.client import connect
@@ -33,6 +33,9 @@ CLIENTS = 8
 SERVERS: dict[str, Callable[[int], Sequence[str]]] = {
     "uvicorn-websockets": lambda port: uvicorn_cmd(APP, port, http="httptools", ws="websockets"),
     "uvicorn-wsproto": lambda port: uvicorn_cmd(APP, port, http="h11", ws="wsproto"),
+    "uvicorn-websockets-sansio": lambda port: uvicorn_cmd(
+        APP, port, http="httptools", ws="websockets-sansio"
+    ),
     "hypercorn": lambda port: hypercorn_cmd(APP, port),
     "hypercorn-trio": lambda port: hypercorn_cmd(APP, port, worker="trio"),
     "daphne": lambda port: daphne_cmd(APP, port),
@@ -41,15 +44,6 @@ SERVERS: dict[str, Callable[[int], Sequence[str]]] = {
 CLOSE_CODE = {"daphne": 1000}
 """What the client gets where not 1001: daphne's autobahn refuses any application close code
 but 1000 and 3000-4999 (it raises), so connmw closes with 1000 there (docs/servers.md)."""
-
-
-@pytest.fixture
-def pool() -> Iterator[ServerPool]:
-    servers = ServerPool()
-    try:
-        yield servers
-    finally:
-        servers.close()
 
 
 def start(pool: ServerPool, name: str) -> Server:
@@ -68,8 +62,8 @@ def get(port: int, path: str) -> bytes:
 
 
 @pytest.mark.parametrize("name", list(SERVERS))
-def test_websockets_leave_with_1001_spread_over_the_window(pool: ServerPool, name: str) -> None:
-    server = start(pool, name)
+def test_websockets_leave_with_1001_spread_over_the_window(serve: ServerPool, name: str) -> None:
+    server = start(serve, name)
 
     async def client(index: int, ready: asyncio.Event) -> tuple[float, int | None, int | None]:
         async with connect(f"ws://{LOOPBACK}:{server.port}/ws", open_timeout=10) as ws:
@@ -137,8 +131,8 @@ def read_stream(port: int, seconds: float) -> tuple[bytes, bool, list[int]]:
 
 
 @pytest.mark.parametrize("name", ["uvicorn-websockets", "hypercorn", "daphne", "granian"])
-def test_an_event_stream_ends_at_an_event_boundary(pool: ServerPool, name: str) -> None:
-    server = start(pool, name)
+def test_an_event_stream_ends_at_an_event_boundary(serve: ServerPool, name: str) -> None:
+    server = start(serve, name)
 
     async def main() -> tuple[bytes, bool, list[int]]:
         reader = asyncio.create_task(asyncio.to_thread(read_stream, server.port, WINDOW + 8))
