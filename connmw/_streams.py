@@ -46,6 +46,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Any, Any, Any], Awaitable[None]]
+Closer = Callable[[Any, int], bool]
 
 GOING_AWAY = 1001
 """RFC 6455 §7.4.1: the endpoint is going away (a server going down)."""
@@ -68,9 +69,22 @@ class Streams:
         self.open: weakref.WeakSet[_WebSocket | _EventStream] = weakref.WeakSet()
         """The streams open now (weakly: a request its server dropped takes its stream along)."""
 
-    async def websocket(self, app: App, scope: Any, receive: Receive, send: Send) -> None:
-        """Run ``app`` on a WebSocket connection whose sends and receives drain can end."""
-        stream = _WebSocket(self, receive, send)
+    async def websocket(
+        self,
+        app: App,
+        scope: Any,
+        receive: Receive,
+        send: Send,
+        *,
+        closer: Closer | None = None,
+        server_send: Any = None,
+    ) -> None:
+        """Run ``app`` on a WebSocket connection whose sends and receives drain can end.
+
+        ``closer`` is the server profile's ``close_websocket``, given ``server_send`` (the
+        server's own ``send``), for a server whose ``websocket.close`` refuses 1001 (daphne).
+        """
+        stream = _WebSocket(self, receive, send, None if closer is None else (closer, server_send))
         try:
             await app(scope, stream.receive, stream.send)
         finally:
@@ -150,10 +164,24 @@ class Streams:
 class _WebSocket:
     """One WebSocket connection's ``receive`` and ``send``, as the application gets them."""
 
-    __slots__ = ("__weakref__", "_busy", "_group", "_pending", "_receive", "_send", "_told", "closed", "due")
+    __slots__ = (
+        "__weakref__",
+        "_busy",
+        "_closer",
+        "_group",
+        "_pending",
+        "_receive",
+        "_send",
+        "_told",
+        "closed",
+        "due",
+    )
 
-    def __init__(self, group: Streams, receive: Receive, send: Send) -> None:
+    def __init__(
+        self, group: Streams, receive: Receive, send: Send, closer: tuple[Closer, Any] | None
+    ) -> None:
         self._group = group
+        self._closer = closer
         self._receive = receive
         self._send = send
         self._busy = False  # a send of the application's is under way
@@ -206,13 +234,16 @@ class _WebSocket:
         self.closed = True
         self._group.forget(self)
         self._group.closed()
+        closer = self._closer
         try:
+            if closer is not None and closer[0](closer[1], GOING_AWAY):
+                return
             await self._send({"type": "websocket.close", "code": GOING_AWAY})
         except Exception as error:  # the client left first, or the server refuses 1001
             logger.debug("drain: closing a WebSocket with 1001 failed: %r", error)
         else:
             return
-        try:  # daphne: autobahn takes only 1000 and 3000-4999 from an application
+        try:  # a server that takes only 1000 (and 3000-4999) from an application, as autobahn
             await self._send({"type": "websocket.close", "code": 1000})
         except Exception as error:  # the client left first: nothing to close
             logger.debug("drain: closing a WebSocket failed: %r", error)

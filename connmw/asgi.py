@@ -520,7 +520,8 @@ class ConnectionMiddleware:
                     message = dict(message, headers=headers)  # an iterator, read once above
             await send(message)
 
-        await self._streams.websocket(self.app, scope, receive, send_wrapper)  # drain closes it
+        closer = self._server_of(send).close_websocket  # drain closes it (connmw._streams); daphne: a hook
+        await self._streams.websocket(self.app, scope, receive, send_wrapper, closer=closer, server_send=send)
 
     def _removed(self, names: Sequence[bytes]) -> None:
         if self._core.strict:

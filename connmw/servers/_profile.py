@@ -127,3 +127,6 @@ class ServerProfile:
     refuse_handshake: Callable[[Any, int, Fields], bool] | None = None
     """Answer a refused WebSocket handshake with this status and headers where the server
     offers no ``websocket.http.response``; ``False`` if it could not."""
+    close_websocket: Callable[[Any, int], bool] | None = None
+    """Close the WebSocket behind ``send`` with this code where ``websocket.close`` cannot
+    carry it (drain's 1001, :mod:`connmw._streams`); ``False`` if it could not."""

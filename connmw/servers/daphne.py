@@ -4,7 +4,8 @@ Twisted decides persistence from the request alone and never reads the response'
 Connection field, and sets its own ``close`` for a request that said close, beside which
 daphne would add the application's. connmw sets the channel's flag and removes Twisted's
 field (:func:`persist`), and answers a refused WebSocket handshake through autobahn
-(:func:`refuse_handshake`): daphne offers no ``websocket.http.response``.
+(:func:`refuse_handshake`): daphne offers no ``websocket.http.response``. Drain's close
+of a WebSocket with 1001 goes through autobahn too (:func:`close_websocket`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Final
 from ._profile import Fields, Markers, ServerProfile
 from ._recognise import server_callable
 
-__all__ = ["DAPHNE", "PROFILES", "persist", "refuse_handshake"]
+__all__ = ["DAPHNE", "PROFILES", "close_websocket", "persist", "refuse_handshake"]
 
 
 def _request(send: Any) -> Any:
@@ -55,6 +56,18 @@ def refuse_handshake(send: Any, status: int, headers: Fields) -> bool:
     return True
 
 
+def close_websocket(send: Any, code: int) -> bool:
+    """autobahn's ``sendCloseFrame(code)``: the close frame and its state, as daphne's own
+    ``websocket.close`` makes them, without its check that admits only 1000 and 3000-4999
+    from an application (1001, going away, is the server's code: RFC 6455 §7.4.1)."""
+    protocol = _request(send)
+    close = getattr(protocol, "sendCloseFrame", None)
+    if not callable(close) or getattr(protocol, "state", None) != getattr(protocol, "STATE_OPEN", 0):
+        return False
+    close(code=code, isReply=False)
+    return True
+
+
 DAPHNE: Final = ServerProfile(
     "daphne",
     frozenset({"asgi"}),
@@ -63,6 +76,7 @@ DAPHNE: Final = ServerProfile(
     keeps_http10=True,
     asgi_persist=persist,
     refuse_handshake=refuse_handshake,
+    close_websocket=close_websocket,
 )
 
 PROFILES: Final = (DAPHNE,)

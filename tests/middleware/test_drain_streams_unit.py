@@ -165,6 +165,30 @@ def test_a_websocket_opened_while_draining_closes_after_its_handshake() -> None:
     assert app.disconnects == [{"type": "websocket.disconnect", "code": 1001}]
 
 
+def test_a_server_that_refuses_1001_gets_1000() -> None:
+    """As daphne's autobahn does through ``websocket.close`` (daphne itself has a hook)."""
+    app = EchoApp()
+    middleware = ConnectionMiddleware(app, drain_window=0)
+    ws = FakeWebSocket()
+    server_send = ws.send
+
+    async def strict_send(message: Message) -> None:
+        if message["type"] == "websocket.close" and message.get("code") not in (None, 1000):
+            raise ValueError("invalid close code")
+        await server_send(message)
+
+    async def main() -> None:
+        task = asyncio.create_task(middleware(ws_scope(), ws.receive, strict_send))
+        await asyncio.sleep(0.05)
+        connmw.drain()
+        await asyncio.wait_for(task, 3)
+
+    run(main())
+    sent = [(m["type"], m.get("code")) for _, m in ws.sent]
+    assert sent == [("websocket.accept", None), ("websocket.close", 1000)]
+    assert app.disconnects == [{"type": "websocket.disconnect", "code": 1001}]
+
+
 def test_nothing_closes_without_drain_and_no_watcher_outlives_the_streams() -> None:
     app = EchoApp()
     middleware = ConnectionMiddleware(app, drain_window=0)

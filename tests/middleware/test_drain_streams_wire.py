@@ -5,9 +5,9 @@ Each test starts its own server (drain is process-wide) serving
 clients, drains through the application (``/admin/drain`` calls :func:`connmw.drain`) and
 reads what the clients got:
 
-* N ``websockets`` clients: each gets a close frame with 1001 (1000 on daphne; never 1006:
-  no close frame, nor a reset), the first and last at least half the window apart, and the application
-  saw every disconnect, with 1001;
+* N ``websockets`` clients: each gets a close frame with 1001 (never 1006: no close frame,
+  nor a reset; on daphne through its hook, connmw.servers.daphne), the first and last at
+  least half the window apart, and the application saw every disconnect, with 1001;
 * an event stream read on a raw socket: the response ends properly (the last chunk of its
   chunked coding), after whole events only.
 """
@@ -41,9 +41,6 @@ SERVERS: dict[str, Callable[[int], Sequence[str]]] = {
     "daphne": lambda port: daphne_cmd(APP, port),
     "granian": lambda port: granian_cmd(APP, port),
 }
-CLOSE_CODE = {"daphne": 1000}
-"""What the client gets where not 1001: daphne's autobahn refuses any application close code
-but 1000 and 3000-4999 (it raises), so connmw closes with 1000 there (docs/servers.md)."""
 
 
 def start(pool: ServerPool, name: str) -> Server:
@@ -88,9 +85,8 @@ def test_websockets_leave_with_1001_spread_over_the_window(serve: ServerPool, na
 
     began, results = asyncio.run(main())
     times = sorted(at for at, _, _ in results)
-    code = CLOSE_CODE.get(name, 1001)
-    assert [received for _, received, _ in results] == [code] * CLIENTS, server.log_text()[-2000:]
-    assert [closed for _, _, closed in results] == [code] * CLIENTS
+    assert [received for _, received, _ in results] == [1001] * CLIENTS, server.log_text()[-2000:]
+    assert [closed for _, _, closed in results] == [1001] * CLIENTS
     assert times[-1] - times[0] >= WINDOW / 2, times
     assert times[-1] - began <= WINDOW + 1.0 + 1.0  # seen within a second, then the window
     deadline = time.monotonic() + 5
