@@ -27,7 +27,6 @@ is open. The watcher runs on asyncio (uvicorn, hypercorn, granian, daphne) and o
 
 from __future__ import annotations
 
-import contextlib
 import random
 import sys
 import time
@@ -362,10 +361,3 @@ async def _watch(sleep: Callable[[float], Awaitable[Any]], owner: object) -> Non
     finally:
         if _watcher and _watcher[0] is owner:
             _watcher.clear()
-
-
-def reset_for_tests() -> None:
-    """Forget the watcher (a test's event loop is closed): the next stream starts one."""
-    _watcher.clear()
-    with contextlib.suppress(Exception):
-        _groups.clear()

@@ -39,11 +39,10 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CONNMW_SERVER", "granian")
     monkeypatch.setattr(report, "_already_warned", set())
     monkeypatch.setattr(lifecycle, "_unidentified_warned", [])
-    _streams.reset_for_tests()
+    monkeypatch.setattr(_streams, "_watcher", [])  # each test's event loop has a watcher of its own
     connmw.undrain()
     yield
     connmw.undrain()
-    _streams.reset_for_tests()
 
 
 class FakeWebSocket:
