@@ -46,6 +46,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Any, Any, Any], Awaitable[None]]
 Closer = Callable[[Any, int], bool]
+Spawn = Callable[[Callable[[], Awaitable[None]]], None]
+"""Run an async function in a task of its own on the watcher's event loop."""
 
 GOING_AWAY = 1001
 """RFC 6455 §7.4.1: the endpoint is going away (a server going down)."""
@@ -118,9 +120,10 @@ class Streams:
         """connmw ended one stream because of drain: count it."""
         self._reporter.closed("drain")
 
-    async def tick(self, now: float) -> float | None:
-        """The watcher's look: start or stop a drain, end the streams due. Returns when the
-        next stream is due, if one is."""
+    def tick(self, now: float, spawn: Spawn) -> float | None:
+        """The watcher's look: start or stop a drain, end the streams due, each in a task of
+        its own (``spawn``: a close may wait for the client's answer). Returns when the next
+        stream is due, if one is."""
         draining = self._lifecycle.draining()
         if draining != self._draining:
             self._draining = draining
@@ -138,7 +141,8 @@ class Streams:
             if due is None:  # opened while draining, and not ended on the way in
                 stream.due = due = now
             if due <= now:
-                await stream.end()
+                stream.due = _ASKED  # asked once: it ends now, or at its next send
+                spawn(stream.end)
             elif due != _ASKED and (wake is None or due < wake):
                 wake = due
         return wake
@@ -322,9 +326,13 @@ def _ensure_watcher() -> None:
         else:
             if not _watcher or _watcher[0] is not loop:
                 _watcher[:] = [loop]
-                task = loop.create_task(_watch(asyncio.sleep, loop))
-                _tasks.add(task)
-                task.add_done_callback(_tasks.discard)
+
+                def spawn(function: Callable[[], Awaitable[None]]) -> None:
+                    task = loop.create_task(function())
+                    _tasks.add(task)
+                    task.add_done_callback(_tasks.discard)
+
+                spawn(lambda: _watch(asyncio.sleep, spawn, loop))
             return
     trio = sys.modules.get("trio")
     if trio is not None:
@@ -334,10 +342,14 @@ def _ensure_watcher() -> None:
             return
         if not _watcher or _watcher[0] is not token:
             _watcher[:] = [token]
-            trio.lowlevel.spawn_system_task(_watch, trio.sleep, token)
+
+            def spawn_trio(function: Callable[[], Awaitable[None]]) -> None:
+                trio.lowlevel.spawn_system_task(function)
+
+            spawn_trio(lambda: _watch(trio.sleep, spawn_trio, token))
 
 
-async def _watch(sleep: Callable[[float], Awaitable[Any]], owner: object) -> None:
+async def _watch(sleep: Callable[[float], Awaitable[Any]], spawn: Spawn, owner: object) -> None:
     """Look at drain once a second and end the streams due, while any is open."""
     try:
         while _watcher and _watcher[0] is owner:
@@ -349,7 +361,7 @@ async def _watch(sleep: Callable[[float], Awaitable[Any]], owner: object) -> Non
                     continue
                 busy = True
                 try:
-                    due = await group.tick(now)
+                    due = group.tick(now, spawn)
                 except Exception:  # never let one failure stop the drain of the others
                     logger.exception("drain: ending open streams failed")
                     due = None
