@@ -37,7 +37,7 @@ from typing import Any
 from .config import Config
 from .lifecycle import CHECK_INTERVAL, Lifecycle
 from .report import Reporter, logger
-from .rules._drain import AT_BOUNDARY, close_offsets, ends_event, is_event_stream, retry_field, stream_state
+from .rules import AT_BOUNDARY, close_offsets, ends_event, is_event_stream, retry_field, stream_state
 
 __all__ = ["GOING_AWAY", "Streams"]
 

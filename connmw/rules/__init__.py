@@ -5,7 +5,8 @@ environment reads, no framework imports (a test enforces it). The ASGI and WSGI
 adapters read a request, ask it what to do, and write the answer. Its modules, by
 concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions),
 ``_connection`` (the Connection field and a request's facts), ``_responses`` (no
-content, framing, close reasons, readiness), ``_websocket`` (handshakes and origins)
+content, framing, close reasons, readiness), ``_websocket`` (handshakes and origins),
+``_drain`` (when drain ends a WebSocket or an event stream, and where a stream may end)
 and ``_policy`` (:class:`Policy`, every decision configured once). Public names are
 re-exported here; the decisions are written out in the repository's docs/policy.md.
 
@@ -78,6 +79,14 @@ from ._connection import (
     RequestFacts,
     parse_connection,
 )
+from ._drain import (
+    AT_BOUNDARY,
+    close_offsets,
+    ends_event,
+    is_event_stream,
+    retry_field,
+    stream_state,
+)
 from ._headers import (
     CONNECTION,
     HOP,
@@ -121,6 +130,7 @@ from ._websocket import (
 __all__ = [
     "ACCEPT_H2",
     "ANNOUNCE",
+    "AT_BOUNDARY",
     "CONNECTION",
     "HOP",
     "HOP_BY_HOP",
@@ -143,14 +153,19 @@ __all__ = [
     "asks_readiness",
     "body_needs_framing",
     "check_switching_protocols",
+    "close_offsets",
     "close_reason",
     "drops_content_length",
+    "ends_event",
     "forwardable_headers",
+    "is_event_stream",
     "is_token",
     "no_content_reason",
     "normalize_http_version",
     "parse_connection",
     "readiness_answer",
+    "retry_field",
     "same_origin",
+    "stream_state",
     "websocket_accept",
 ]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connmw.rules._drain import (
+from connmw.rules import (
     AT_BOUNDARY,
     close_offsets,
     ends_event,
