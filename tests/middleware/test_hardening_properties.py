@@ -611,6 +611,8 @@ def asgi_websocket_property(
         if extension:
             assert first["type"] == "websocket.http.response.start"
             assert first["status"] in (400, 403, 426)
+            if first["status"] == 426:  # RFC 6455 §4.4: the version the server speaks
+                assert (b"sec-websocket-version", b"13") in list(first["headers"]), first
         else:
             assert first == {"type": "websocket.close", "code": 1008}
         return
