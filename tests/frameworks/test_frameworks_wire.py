@@ -23,6 +23,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.frameworks.routes import BODY, CLOSING, LEAKY, echo
 from tests.frameworks.table import BY_NAME, FRAMEWORKS, command
+from tests.helpers import handshake_fields
 from tests.wire import RawConnection, RawResponse, Server, ServerPool, curl, request_bytes, require_module
 
 pytestmark = pytest.mark.timeout(60)
@@ -177,20 +178,10 @@ def test_litestar_wrapped_outside_sees_the_routers_answers(servers: Callable[...
 # WebSocket
 # --------------------------------------------------------------------------------------
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
 def handshake(server: Server, path: str, **change: str) -> RawResponse:
-    fields = {
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": KEY,
-        "Sec-WebSocket-Version": "13",
-        "Origin": f"http://127.0.0.1:{server.port}",
-    }
-    fields.update({name.replace("_", "-"): value for name, value in change.items()})
+    fields = handshake_fields(**{"Origin": f"http://127.0.0.1:{server.port}", **change})
     with RawConnection(server.port) as connection:
-        return connection.send(request_bytes("GET", path, headers=tuple(fields.items())))
+        return connection.send(request_bytes("GET", path, headers=fields))
 
 
 @pytest.mark.parametrize("name", ECHO)

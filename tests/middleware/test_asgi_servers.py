@@ -47,6 +47,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import handshake_fields
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
@@ -800,22 +801,12 @@ def test_websocket_echo(servers: Callable[[str], Server], name: str, origin: str
         assert accepted.headers["x-app"] == "1"
 
 
-WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
 def handshake(port: int, path: str = "/ws", version: str = "HTTP/1.1", **change: str | None) -> RawResponse:
     """A WebSocket opening handshake; ``change`` sets fields, or leaves one out (``None``)."""
-    fields: dict[str, str | None] = {
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": WS_KEY,
-        "Sec-WebSocket-Version": "13",
-    }
-    for key, value in change.items():
-        fields[key.replace("_", "-")] = value
-    headers = tuple((name, value) for name, value in fields.items() if value is not None)
     with RawConnection(port) as connection:
-        return connection.send(request_bytes("GET", path, version, headers=headers))
+        return connection.send(request_bytes("GET", path, version, headers=handshake_fields(**change)))
 
 
 UVICORN_WS_HTTP10 = pytest.mark.xfail(

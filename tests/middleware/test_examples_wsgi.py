@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import handshake_fields
 from tests.wire import (
     RawConnection,
     RawResponse,
@@ -158,8 +159,7 @@ def test_flask_websocket_refused_before_the_app(servers: Callable[[str], Server]
 def test_flask_websocket_without_a_version_gets_426(servers: Callable[[str], Server], name: str) -> None:
     """A WSGI server leaves the handshake to the app, so connmw answers RFC 6455's 426 (on ASGI
     servers their own WebSocket stack answers 400 first: docs/policy.md)."""
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    headers = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key)]
+    headers = handshake_fields(Sec_WebSocket_Version=None)
     response = get(servers(name).port, "/ws", headers=headers)
     assert response.status == 426
     assert response.header_values("sec-websocket-version") == ["13"]

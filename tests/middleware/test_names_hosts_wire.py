@@ -29,6 +29,7 @@ from urllib.parse import quote
 import pytest
 
 from connmw.rules import is_token
+from tests.helpers import handshake_fields
 from tests.wire import (
     LOOPBACK,
     RawResponse,
@@ -39,6 +40,7 @@ from tests.wire import (
     gunicorn_cmd,
     h2_request,
     hypercorn_cmd,
+    request_bytes,
     uvicorn_cmd,
 )
 
@@ -64,7 +66,6 @@ BARE_SERVERS: dict[str, Callable[[int], list[str]]] = {
     "hypercorn": lambda port: hypercorn_cmd(BARE["asgi"], port),
     "gunicorn-gthread": lambda port: gunicorn_cmd(BARE["wsgi"], port, worker="gthread", threads=2),
 }
-KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 PROTOCOL_ERROR = 0x1  # RFC 9113 §7
 
 
@@ -170,12 +171,9 @@ def test_h2c_nothing_leaves_under_a_disguised_name(
 
 
 def handshake(*hosts: bytes, origin: bytes | None = None) -> bytes:
-    lines = [b"GET /ws HTTP/1.1", *(b"Host: " + host for host in hosts)]
-    lines += [b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Key: " + KEY]
-    lines.append(b"Sec-WebSocket-Version: 13")
-    if origin is not None:
-        lines.append(b"Origin: " + origin)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    text = [host.decode("latin-1") for host in hosts]
+    fields = handshake_fields(*text, origin=None if origin is None else origin.decode("latin-1"))
+    return request_bytes("GET", "/ws", headers=fields, host=None)
 
 
 def refused_by_connmw(response: RawResponse) -> bool:

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import handshake_fields
 from tests.wire import (
     LOOPBACK,
     RawConnection,
@@ -44,7 +45,6 @@ from tests.wire import (
 
 pytestmark = pytest.mark.timeout(60)
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "uvicorn": lambda port: uvicorn_cmd("tests.apps.wrapped_asgi:app", port, http="h11", ws="wsproto"),
     "hypercorn": lambda port: hypercorn_cmd("tests.apps.wrapped_asgi:app", port),
@@ -74,15 +74,7 @@ def servers() -> Iterator[Callable[[str, str], Server]]:
 
 
 def handshake(port: int, origin: str | None, *, host: str | None = None, path: str = "/ws") -> RawResponse:
-    headers = [
-        ("Host", host or f"{LOOPBACK}:{port}"),
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", KEY),
-        ("Sec-WebSocket-Version", "13"),
-    ]
-    if origin is not None:
-        headers.append(("Origin", origin))
+    headers = handshake_fields(host or f"{LOOPBACK}:{port}", origin=origin)
     with RawConnection(port) as connection:
         return connection.send(request_bytes("GET", path, headers=headers, host=None))
 

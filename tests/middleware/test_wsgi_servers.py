@@ -47,6 +47,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.apps import wrapped_wsgi
+from tests.helpers import WS_ACCEPT, WS_KEY
 from tests.wire import (
     CLOSE_WAIT,
     RawConnection,
@@ -76,12 +77,10 @@ APP = "tests.apps.wrapped_wsgi:app"
 GOOD_ORIGIN = "http://good.example"
 ENV = {"CONNMW_WS_ALLOWED_ORIGINS": GOOD_ORIGIN}
 HOP_BY_HOP = {"keep-alive", "proxy-connection", "upgrade", "x-hop", "te", "trailers"}
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 WS_HEADERS = [
     ("Connection", "Upgrade"),
     ("Upgrade", "websocket"),
-    ("Sec-WebSocket-Key", KEY),
+    ("Sec-WebSocket-Key", WS_KEY),
     ("Sec-WebSocket-Version", "13"),
 ]
 
@@ -551,7 +550,7 @@ def test_apps_101_keeps_upgrade_and_connection(servers: Callable[[str], Server],
     assert response.status == 101
     assert response.header_values("upgrade") == ["websocket"]
     assert "upgrade" in response.connection_tokens()
-    assert response.header_values("sec-websocket-accept") == [ACCEPT]
+    assert response.header_values("sec-websocket-accept") == [WS_ACCEPT]
     if name == "werkzeug":  # werkzeug adds "Connection: close" to every response, a 101 too
         assert response.connection_tokens() == ["upgrade", "close"]
     else:
