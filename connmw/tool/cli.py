@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from .. import __version__, accelerated
 from ._demo import run_demo
 from ._devservers import DEFAULT_SERVER, SERVERS, ServeError, Server, interface_of, load_app
-from ._text import render_probe
+from ._tables import render_probe
 from ._wrapped import Wrapping, wrapping
 from .probe import Case, Report, probe
 
