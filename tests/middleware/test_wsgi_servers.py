@@ -14,8 +14,9 @@ Clients: raw sockets (every header line, and whether the server really closed), 
 three curl requests of the Heroku question, and the websockets client for a real echo.
 
 In WSGI the server owns the connection; what connmw can make each server say was
-measured here and is pinned in ``CURL_MATRIX`` (README, "WSGI servers"). Where a server decides
-against what the ASGI side says, ``CURL_MATRIX`` records the server's answer and the reason:
+measured here and is pinned in ``CURL_MATRIX`` (docs/servers.md, "The Heroku question's
+requests behind connmw"). Where a server decides against what the ASGI side says,
+``CURL_MATRIX`` records the server's answer and the reason:
 
 * wsgiref speaks HTTP/1.0, closes every connection and sends no Connection field; it
   refuses any hop-by-hop field from an application, a 101's Upgrade included (500).
@@ -280,7 +281,7 @@ def test_werkzeug_fault_in_full(servers: Callable[[str], Server]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The curl matrix: what each server says and does behind connmw (README table)
+# The curl matrix: what each server says and does behind connmw (docs/servers.md's table)
 # --------------------------------------------------------------------------------------
 
 REQUESTS = {
