@@ -25,10 +25,11 @@ DISCONNECT: Message = {"type": "http.disconnect"}
 def handshake_fields(*hosts: str, origin: str | None = None, **change: str | None) -> list[tuple[str, str]]:
     """The header fields of a valid WebSocket opening handshake (RFC 6455 §4.1), in order.
 
-    :param hosts: Host lines, first and in this order (none: ``tests.wire.request_bytes`` adds one).
-    :param origin: an Origin line, last, unless None.
-    :param change: a field to replace, add after the others, or drop (``None``); underscores in
-        the keyword read as hyphens (``Sec_WebSocket_Version="8"``).
+    Args:
+        *hosts: Host lines, first and in this order (none: ``tests.wire.request_bytes`` adds one).
+        origin: an Origin line, last, unless None.
+        **change: a field to replace, add after the others, or drop (``None``); underscores
+            in the keyword read as hyphens (``Sec_WebSocket_Version="8"``).
     """
     fields: dict[str, str | None] = {
         "Upgrade": "websocket",
@@ -56,9 +57,10 @@ def handshake_headers(
 class FakeServer:
     """``receive`` and ``send`` for one ASGI exchange, recording every message sent.
 
-    :param incoming: what ``receive`` answers, in order.
-    :param then: what it answers once those are used up (``http.disconnect``), or None to
-        fail the test: the middleware waited on a message this server never sends.
+    Args:
+        incoming: what ``receive`` answers, in order.
+        then: what it answers once those are used up (``http.disconnect``), or None to
+            fail the test: the middleware waited on a message this server never sends.
     """
 
     def __init__(self, incoming: Iterable[Message] = (), *, then: Message | None = DISCONNECT) -> None:
