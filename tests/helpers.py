@@ -7,13 +7,19 @@ module holds the small pieces that in-process and wire tests share:
 * :func:`handshake_fields` (str pairs, for raw requests and WSGI) and :func:`handshake_headers`
   (lower-case byte pairs, an ASGI scope's ``headers``): a valid opening handshake, one field
   changed or dropped at will;
-* :class:`FakeServer`: ``receive``/``send`` for one ASGI exchange, recording everything sent.
+* :class:`FakeServer`: ``receive``/``send`` for one ASGI exchange, recording everything sent;
+* :func:`hide_connmw_variables`: no ``CONNMW_*`` variable of the shell reaches a test's servers.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
+
+import pytest
+
+from connmw.config import PREFIX
 
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -77,3 +83,13 @@ class FakeServer:
 
     async def send(self, message: Message) -> None:
         self.sent.append(message)
+
+
+def hide_connmw_variables(patch: pytest.MonkeyPatch) -> None:
+    """Remove every ``CONNMW_*`` variable of the shell from ``os.environ`` for this patch's life.
+
+    Servers inherit the environment, and connmw reads its settings there: only the variables
+    a test sets may reach what it measures.
+    """
+    for variable in [name for name in os.environ if name.startswith(PREFIX)]:
+        patch.delenv(variable)

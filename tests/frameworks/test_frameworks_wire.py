@@ -14,7 +14,6 @@ acknowledgement through the wrapped app exactly as through the bare one.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -23,7 +22,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.frameworks.routes import BODY, CLOSING, LEAKY, echo
 from tests.frameworks.table import BY_NAME, FRAMEWORKS, command
-from tests.helpers import handshake_fields
+from tests.helpers import handshake_fields, hide_connmw_variables
 from tests.wire import RawConnection, RawResponse, Server, ServerPool, curl, request_bytes, require_module
 
 pytestmark = pytest.mark.timeout(60)
@@ -53,8 +52,7 @@ def servers() -> Iterator[Callable[..., Server]]:
     """
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str, attr: str = "app") -> Server:
             framework = BY_NAME[name]

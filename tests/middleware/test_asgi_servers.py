@@ -37,7 +37,6 @@ are told by their reason phrase.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,7 +46,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields
+from tests.helpers import handshake_fields, hide_connmw_variables
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
@@ -140,8 +139,7 @@ def servers(tls: TLSFiles, hypercorn_config: Path) -> Iterator[Callable[[str], S
     """
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str) -> Server:
             scheme = "https" if name.endswith("-tls") else "http"

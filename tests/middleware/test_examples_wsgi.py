@@ -13,13 +13,12 @@ Each server runs with the command the README gives (port and log level aside).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields
+from tests.helpers import handshake_fields, hide_connmw_variables
 from tests.wire import (
     RawConnection,
     RawResponse,
@@ -43,8 +42,7 @@ def servers() -> Iterator[Callable[[str], Server]]:
     """One server per name for the module; the Flask ones proxy to ``upstream``."""
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str) -> Server:
             if name == "upstream":

@@ -28,13 +28,13 @@ from __future__ import annotations
 import gc
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from connmw.rules import Policy, parse_connection
+from tests.helpers import hide_connmw_variables
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
@@ -66,8 +66,7 @@ def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, configured by ``ENV`` alone."""
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         try:
             yield lambda name: pool.shared(name, SERVERS[name], env=ENV)
         finally:

@@ -10,11 +10,11 @@ and a connection that carries the next request, or one ``close`` and a closed so
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.helpers import hide_connmw_variables
 from tests.wire import (
     RawConnection,
     Server,
@@ -58,8 +58,7 @@ SERVERS: dict[str, tuple[Callable[[int], list[str]], bool]] = {
 def servers() -> Iterator[Callable[[str], Server]]:
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         try:
             yield lambda name: pool.shared(name, SERVERS[name][0], env={"CONNMW_HTTP10_KEEP_ALIVE": "on"})
         finally:

@@ -22,14 +22,13 @@ before any application runs when a ``host`` differs from ``:authority`` or is em
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
 
 from connmw.rules import is_token
-from tests.helpers import handshake_fields
+from tests.helpers import handshake_fields, hide_connmw_variables
 from tests.wire import (
     LOOPBACK,
     RawResponse,
@@ -74,8 +73,7 @@ def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, with no ``CONNMW_*`` variable at all."""
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         try:
             yield lambda name: pool.shared(
                 name, {**SERVERS, **{f"bare-{k}": v for k, v in BARE_SERVERS.items()}}[name]

@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import hide_connmw_variables
 from tests.wire import (
     RawResponse,
     ServerPool,
@@ -71,8 +72,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     drain_file = tmp / "drain"
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         try:
             env = {"CONNMW_STRIP_REQUEST_HEADERS": "1", "CONNMW_DRAIN_FILE": str(drain_file)}
             upstream = pool(uvicorn_behind_nginx, env=env)

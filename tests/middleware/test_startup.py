@@ -37,7 +37,7 @@ from starlette.applications import Starlette
 
 from connmw import ConfigError
 from connmw.asgi import ConnectionMiddleware
-from tests.helpers import FakeServer
+from tests.helpers import FakeServer, hide_connmw_variables
 from tests.wire import (
     REPO_ROOT,
     Server,
@@ -68,8 +68,7 @@ TYPOS = {"unknown-variable": UNKNOWN, "bad-value": BAD_VALUE, "keyword": KEYWORD
 
 @pytest.fixture(autouse=True)
 def _no_connmw_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-        monkeypatch.delenv(variable)
+    hide_connmw_variables(monkeypatch)
 
 
 def clean_env(**variables: str) -> dict[str, str]:
@@ -275,8 +274,7 @@ def stopped() -> Iterator[Results]:
     """Every server under every typo, started side by side: exit status (None: still running
     after 40 s) and output."""
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         started: dict[tuple[str, str, str], Server] = {}
         for key in [*CASES, *((way, "", "unknown-variable") for way in OTHER_WAYS)]:
             port = free_port()

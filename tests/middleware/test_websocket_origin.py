@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields
+from tests.helpers import handshake_fields, hide_connmw_variables
 from tests.wire import (
     LOOPBACK,
     RawConnection,
@@ -60,8 +60,7 @@ def servers() -> Iterator[Callable[[str, str], Server]]:
     """
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str, allowed: str = "") -> Server:
             env = {"CONNMW_WS_ALLOWED_ORIGINS": allowed} if allowed else {}

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 
@@ -48,7 +47,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.apps import wrapped_wsgi
-from tests.helpers import WS_ACCEPT, WS_KEY
+from tests.helpers import WS_ACCEPT, WS_KEY, hide_connmw_variables
 from tests.wire import (
     CLOSE_WAIT,
     RawConnection,
@@ -143,8 +142,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
     """
     pool = ServerPool()
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str) -> Server:
             if name in BEHIND_NGINX:
