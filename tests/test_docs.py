@@ -104,3 +104,17 @@ def test_every_pointer_to_a_section_names_a_heading() -> None:
         if anchor not in {_anchor(heading) for heading in _headings(doc)}
     ]
     assert not missing
+
+
+FILE = re.compile(r"\b((?:tests|connmw|example_apps|docs)/[\w/.-]+\.(?:py|md|toml|template))\b")
+
+
+def test_every_file_the_docs_and_sources_name_exists() -> None:
+    """A moved or renamed module leaves no pointer to its old place (the changelog may)."""
+    pages = [ROOT / "README.md", *DOCS, *SOURCES]
+    named = {(page, name) for page in pages for name in FILE.findall(page.read_text(encoding="utf-8"))}
+    assert len(named) > 10  # the pattern still finds the paths the pages hold
+    missing = [
+        f"{page.relative_to(ROOT)}: {name}" for page, name in sorted(named) if not (ROOT / name).exists()
+    ]
+    assert not missing
