@@ -8,18 +8,21 @@ module holds the small pieces that in-process and wire tests share:
   (lower-case byte pairs, an ASGI scope's ``headers``): a valid opening handshake, one field
   changed or dropped at will;
 * :class:`FakeServer`: ``receive``/``send`` for one ASGI exchange, recording everything sent;
-* :func:`hide_connmw_variables`: no ``CONNMW_*`` variable of the shell reaches a test's servers.
+* :func:`hide_connmw_variables` and :func:`server_pool`: no ``CONNMW_*`` variable of the shell
+  reaches a test's servers.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from connmw.config import PREFIX
+from tests.wire import ServerPool
 
 WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 WS_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
@@ -93,3 +96,19 @@ def hide_connmw_variables(patch: pytest.MonkeyPatch) -> None:
     """
     for variable in [name for name in os.environ if name.startswith(PREFIX)]:
         patch.delenv(variable)
+
+
+@contextmanager
+def server_pool() -> Iterator[ServerPool]:
+    """A :class:`~tests.wire.ServerPool` whose servers inherit no ``CONNMW_*`` variable of the shell.
+
+    For a module's ``servers`` fixture: every server it started is stopped on leaving, and
+    the environment is restored.
+    """
+    pool = ServerPool()
+    with pytest.MonkeyPatch.context() as patch:
+        hide_connmw_variables(patch)
+        try:
+            yield pool
+        finally:
+            pool.close()

@@ -22,8 +22,8 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.frameworks.routes import BODY, CLOSING, LEAKY, echo
 from tests.frameworks.table import BY_NAME, FRAMEWORKS, command
-from tests.helpers import handshake_fields, hide_connmw_variables
-from tests.wire import RawConnection, RawResponse, Server, ServerPool, curl, request_bytes, require_module
+from tests.helpers import handshake_fields, server_pool
+from tests.wire import RawConnection, RawResponse, Server, curl, request_bytes, require_module
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,9 +50,7 @@ def servers() -> Iterator[Callable[..., Server]]:
 
     ``CONNMW_*`` variables of the shell are hidden from the servers: defaults only.
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
+    with server_pool() as pool:
 
         def get(name: str, attr: str = "app") -> Server:
             framework = BY_NAME[name]
@@ -60,10 +58,7 @@ def servers() -> Iterator[Callable[..., Server]]:
             target = f"{framework.module}:{attr}"
             return pool.shared(target, command(target, framework.interface))
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def connection_lines(response: RawResponse) -> list[str]:

@@ -46,13 +46,12 @@ import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields, hide_connmw_variables
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     TLSFiles,
     WireError,
     curl,
@@ -137,19 +136,14 @@ def servers(tls: TLSFiles, hypercorn_config: Path) -> Iterator[Callable[[str], S
     ``CONNMW_*`` variables of the shell are hidden from the servers, so the figures are
     those of ``ENV`` over the defaults.
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
+    with server_pool() as pool:
 
         def get(name: str) -> Server:
             scheme = "https" if name.endswith("-tls") else "http"
             env = {**ENV, **LIMITED} if name.endswith("-limited") else ENV
             return pool.shared(name, _command(name, tls, hypercorn_config), env=env, scheme=scheme)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def get(

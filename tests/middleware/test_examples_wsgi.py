@@ -18,12 +18,11 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields, hide_connmw_variables
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     granian_cmd,
     gunicorn_cmd,
     request_bytes,
@@ -40,9 +39,7 @@ HOP_BY_HOP = {"keep-alive", "proxy-connection", "upgrade", "x-hop", "te", "trail
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """One server per name for the module; the Flask ones proxy to ``upstream``."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
+    with server_pool() as pool:
 
         def get(name: str) -> Server:
             if name == "upstream":
@@ -54,10 +51,7 @@ def servers() -> Iterator[Callable[[str], Server]]:
             env = {"PROXY_UPSTREAM": get("upstream").url} if name.startswith("flask") else None
             return pool.shared(name, COMMANDS[name], env=env)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 COMMANDS: dict[str, Callable[[int], list[str]]] = {

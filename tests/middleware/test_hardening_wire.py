@@ -34,13 +34,12 @@ from collections.abc import Callable, Iterator, Sequence
 import pytest
 
 from connmw.rules import Policy, parse_connection
-from tests.helpers import hide_connmw_variables
+from tests.helpers import server_pool
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     exchange,
     gunicorn_cmd,
     request_bytes,
@@ -64,13 +63,8 @@ ANSWER_TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, configured by ``ENV`` alone."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
-        try:
-            yield lambda name: pool.shared(name, SERVERS[name], env=ENV)
-        finally:
-            pool.close()
+    with server_pool() as pool:
+        yield lambda name: pool.shared(name, SERVERS[name], env=ENV)
 
 
 def raw_request(

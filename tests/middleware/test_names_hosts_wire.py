@@ -28,12 +28,11 @@ from urllib.parse import quote
 import pytest
 
 from connmw.rules import is_token
-from tests.helpers import handshake_fields, hide_connmw_variables
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     LOOPBACK,
     RawResponse,
     Server,
-    ServerPool,
     WireError,
     exchange,
     gunicorn_cmd,
@@ -71,15 +70,10 @@ PROTOCOL_ERROR = 0x1  # RFC 9113 §7
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, with no ``CONNMW_*`` variable at all."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
-        try:
-            yield lambda name: pool.shared(
-                name, {**SERVERS, **{f"bare-{k}": v for k, v in BARE_SERVERS.items()}}[name]
-            )
-        finally:
-            pool.close()
+    with server_pool() as pool:
+        yield lambda name: pool.shared(
+            name, {**SERVERS, **{f"bare-{k}": v for k, v in BARE_SERVERS.items()}}[name]
+        )
 
 
 # --------------------------------------------------------------------------------------

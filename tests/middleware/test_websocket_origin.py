@@ -27,13 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from tests.helpers import handshake_fields, hide_connmw_variables
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     LOOPBACK,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     extended_connect,
     free_port,
     gunicorn_cmd,
@@ -58,18 +57,13 @@ def servers() -> Iterator[Callable[[str, str], Server]]:
 
     ``allowed`` is ``CONNMW_WS_ALLOWED_ORIGINS``; ``""`` leaves it unset (the default).
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
+    with server_pool() as pool:
 
         def get(name: str, allowed: str = "") -> Server:
             env = {"CONNMW_WS_ALLOWED_ORIGINS": allowed} if allowed else {}
             return pool.shared(f"{name}-{allowed}", COMMANDS[name], env=env)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def handshake(port: int, origin: str | None, *, host: str | None = None, path: str = "/ws") -> RawResponse:

@@ -47,13 +47,12 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.apps import wrapped_wsgi
-from tests.helpers import WS_ACCEPT, WS_KEY, hide_connmw_variables
+from tests.helpers import WS_ACCEPT, WS_KEY, server_pool
 from tests.wire import (
     CLOSE_WAIT,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     WireError,
     cheroot_cmd,
     curl,
@@ -140,9 +139,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
 
     A server in ``BEHIND_NGINX`` is started with nginx in front; nginx is returned.
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        hide_connmw_variables(patch)
+    with server_pool() as pool:
 
         def get(name: str) -> Server:
             if name in BEHIND_NGINX:
@@ -152,10 +149,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
                 )
             return pool.shared(name, SERVERS[name], env=ENV)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def send(
