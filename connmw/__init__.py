@@ -17,8 +17,9 @@ Paired middlewares share one rules core:
 ``CONNMW_*`` typo stops start-up before a framework builds the middleware.
 
 ``connmw.accelerated`` says whether this installation runs the optional compiled build
-(the rules, both adapters and the server table compiled with mypyc; docs/install.md): same
-code, same behaviour, less time per request. Without it the pure-Python modules run.
+(docs/install.md): every module on a request's path compiled with mypyc (the rules, both
+adapters and what they share, the server modules: the list is pyproject.toml's mypyc hook),
+same code, same behaviour, less time per request. Without it the pure-Python modules run.
 """
 
 from __future__ import annotations
@@ -60,4 +61,5 @@ __all__ = [
 __version__ = "0.2.0"
 
 accelerated: bool = not (_rules.__file__ or "").endswith(".py")
-"""Whether the compiled build of :mod:`connmw.rules` and :mod:`connmw.asgi` is running."""
+"""Whether the compiled build is running (every module of pyproject.toml's mypyc hook is
+compiled, or none: ``tests/test_build.py``); read from :mod:`connmw.rules`."""

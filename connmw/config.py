@@ -206,7 +206,10 @@ _OPTIONS: dict[str, _Option] = {
 class Config:
     """Every connmw setting, validated. Build it with :func:`load_config`.
 
-    The README's configuration table says what each setting does.
+    Each field is a keyword of :func:`load_config` and of both middlewares, and the
+    variable ``CONNMW_<FIELD>``; the README's configuration table says what each does and
+    :func:`describe_options` lists what each accepts. Immutable: one is shared by every
+    request of a middleware.
     """
 
     enabled: bool = True
@@ -246,9 +249,19 @@ class Config:
 def load_config(environ: Mapping[str, str] | None = None, **options: object) -> Config:
     """Build a :class:`Config` from keyword options over ``CONNMW_*`` variables.
 
-    ``environ`` defaults to ``os.environ``. Raises :class:`~connmw.errors.ConfigError`
-    for an unknown option or variable (with the closest known name) and for any value
-    that does not parse, naming the setting, the value and the accepted forms.
+    Args:
+        environ: where the ``CONNMW_*`` variables are read; ``os.environ`` when None.
+        **options: any setting of :class:`Config` by its name; a keyword wins over its
+            variable, a variable over the default.
+
+    Returns:
+        The validated settings, with the :class:`~connmw.rules.Policy` they configure
+        already built once (so that a protected name in ``strip_headers`` fails here).
+
+    Raises:
+        ConfigError: for an unknown option or variable (with the closest known name) and
+            for any value that does not parse, naming the setting, the value and the
+            accepted forms.
     """
     env = os.environ if environ is None else environ
     for key in options:
@@ -292,11 +305,17 @@ def load_config(environ: Mapping[str, str] | None = None, **options: object) -> 
 def check_environment(environ: Mapping[str, str] | None = None) -> None:
     """Raise :class:`~connmw.errors.ConfigError` for any ``CONNMW_*`` variable connmw cannot use.
 
-    An unknown name (with the closest known one) or a value that does not parse, with the
-    message :func:`load_config` gives. Importing :mod:`connmw.asgi` or :mod:`connmw.wsgi`
-    calls it, so that a typo stops start-up before any framework builds a middleware;
-    ``import connmw`` and the ``connmw`` command do not, so that they can report it. Every
-    variable is checked, also one a keyword argument will override.
+    Importing :mod:`connmw.asgi` or :mod:`connmw.wsgi` calls it, so that a typo stops
+    start-up before any framework builds a middleware; ``import connmw`` and the ``connmw``
+    command do not, so that they can report it. Every variable is checked, also one a
+    keyword argument will override.
+
+    Args:
+        environ: the variables to check; ``os.environ`` when None.
+
+    Raises:
+        ConfigError: for an unknown name (with the closest known one) or a value that
+            does not parse, with the message :func:`load_config` gives.
     """
     load_config(os.environ if environ is None else environ)
 
@@ -309,7 +328,12 @@ def _did_you_mean(name: str, *, env: bool = False) -> str:
 
 
 def describe_options() -> list[tuple[str, str, str, str]]:
-    """``(variable, keyword, default, accepted)`` rows for documentation and ``--help``."""
+    """The settings as rows for documentation and ``--help``.
+
+    Returns:
+        One ``(variable, keyword, default, accepted)`` tuple per setting: ``default`` as
+        ``repr`` gives it, ``accepted`` the forms a bad value's error message names.
+    """
     defaults = {f.name: f.default for f in fields(Config)}
     return [
         (PREFIX + key.upper(), key, repr(defaults[key]), option.accepted) for key, option in _OPTIONS.items()

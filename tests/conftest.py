@@ -1,4 +1,4 @@
-"""Shared pytest setup: markers, and fixtures that start real servers and always stop them.
+"""Shared pytest setup: fixtures that start real servers and always stop them.
 
 Fixtures (the harness itself is ``tests/wire.py``):
 
@@ -8,12 +8,12 @@ Fixtures (the harness itself is ``tests/wire.py``):
   start one server per key for the whole module (fast baseline and integration tests).
 * ``tls_files``: session-scoped throw-away CA and server certificate (``TLSFiles``).
 
-Markers: ``slow``, ``load`` and ``benchmark`` tests are left out unless selected with ``-m``.
+Markers (``slow``, ``load``, ``benchmark``, ``rollout``) are registered in pyproject.toml, whose
+``addopts`` leaves them out of a run that selects nothing else with ``-m``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,33 +27,6 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests.wire import ServerPool, TLSFiles, make_tls_files  # noqa: E402 (needs the path above)
-
-_OPT_IN_MARKERS = {
-    "slow": "long runs (many examples, big payloads); run with -m slow",
-    "load": "load tests against real servers; run with -m load",
-    "benchmark": "cost measurements; run with -m benchmark",
-}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the opt-in markers (and ``timeout`` when pytest-timeout is missing)."""
-    for name, text in _OPT_IN_MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {text}")
-    if importlib.util.find_spec("pytest_timeout") is None:
-        config.addinivalue_line("markers", "timeout(seconds): per-test limit (pytest-timeout not installed)")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out slow, load and benchmark tests when no ``-m`` expression was given."""
-    if config.getoption("markexpr", default=""):
-        return
-    kept: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    for item in items:
-        (dropped if any(item.get_closest_marker(name) for name in _OPT_IN_MARKERS) else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
 
 
 @pytest.fixture

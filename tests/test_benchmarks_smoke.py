@@ -199,7 +199,8 @@ def test_load_runs_clean(tmp_path: Path) -> None:
     """wrk against every server: no errors, and each server says what its wrapper stands for.
 
     No req/s target is asserted here: on a shared machine a round moves by more than the
-    targets' margin (README, "Benchmarks"); the instruction counts below judge them.
+    targets' margin (docs/benchmarks.md, "Under load and the targets"); the instruction
+    counts below judge them.
     """
     result = _run(tmp_path, "--quick", "--only", "load", timeout=580)
     rows = result["load"]["results"]

@@ -215,7 +215,7 @@ def test_nothing_outside_tests_imports_the_tests() -> None:
         ),
         pytest.param("import connmw.toolbox\n", "connmw.asgi", False, [], id="a-longer-name-is-not-the-tool"),
         pytest.param(
-            "ARGV = ['python', '-m', 'connmw.tool._runner']\n",
+            "ARGV = ['python', '-m', 'connmw.tool._serve_wsgi']\n",
             "connmw.servers",
             False,
             [],

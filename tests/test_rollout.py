@@ -59,6 +59,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import hide_connmw_variables
 from tests.wire import LOOPBACK, Server, ServerStartError, free_port, start_server
 
 pytestmark = [pytest.mark.rollout, pytest.mark.timeout(90)]
@@ -514,8 +515,7 @@ def instances(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[str, bool], list[Upstream]]]:
     """Two instances of one stack, connmw-wrapped or bare, started in parallel; always stopped."""
-    for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-        monkeypatch.delenv(variable)
+    hide_connmw_variables(monkeypatch)
     made: list[Upstream] = []
 
     def make(stack: str, wrapped: bool) -> list[Upstream]:

@@ -810,7 +810,7 @@ def required_module(argv: Sequence[str]) -> str | None:
     """The package a command built by the ``*_cmd`` helpers needs (None: nothing to check).
 
     ``python -m uvicorn ...`` needs ``uvicorn`` (``waitress``, ``cheroot``, ``twisted`` alike);
-    connmw's runner needs werkzeug or Django for those kinds and only the standard library
+    connmw.tool._serve_wsgi needs werkzeug or Django for those kinds and only the standard library
     for wsgiref; ``uwsgi_cmd``'s ``python -c`` needs ``pyuwsgi``. ``daphne_cmd`` needs
     ``daphne``; ``hypercorn_cmd(worker="trio")`` needs ``trio`` besides hypercorn.
     """
@@ -821,7 +821,7 @@ def required_module(argv: Sequence[str]) -> str | None:
     if len(argv) < 3 or argv[1] != "-m":
         return None
     module = argv[2]
-    if module == "connmw.tool._runner":
+    if module == "connmw.tool._serve_wsgi":
         kind = argv[3].split("-")[0] if len(argv) > 3 else ""
         return kind if kind in ("werkzeug", "django") else None
     if module == "hypercorn" and _worker_class(argv) == "trio" and importlib.util.find_spec(module):

@@ -17,13 +17,13 @@ from typing import TextIO
 
 from ._devservers import ServeError, Server, missing_servers
 from ._findings import ERROR
-from ._text import codes, side_by_side
+from ._tables import codes, side_by_side
 from .probe import CASES, Report, probe
 
 __all__ = ["run_demo"]
 
 _APPS = "connmw.tool._demo_apps"
-_WRAPPED = "connmw.tool._demo_wrapped"
+_WRAPPED = "connmw.tool._demo_apps_wrapped"
 STACKS = (
     ("uvicorn", "asgi", "uvicorn (ASGI)", f"{_APPS}:asgi_app", f"{_WRAPPED}:asgi_wrapped"),
     (

@@ -7,7 +7,7 @@ Upgrade, Proxy-Connection, Transfer-Encoding) — and every other path with a pl
 ``ok``. The ASGI app also accepts WebSocket connections on any path and echoes
 messages, so the handshake cases have something to judge.
 
-:mod:`connmw.tool._demo_wrapped` holds the same apps inside connmw's middlewares.
+:mod:`connmw.tool._demo_apps_wrapped` holds the same apps inside connmw's middlewares.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ connmw behaves differently on every server, so the commands serve applications w
 the real thing (uvicorn, werkzeug, …) in a child process on 127.0.0.1 and a free
 port, wait until it accepts connections, and always stop it afterwards. Servers
 without a command line of their own (werkzeug's dev server in HTTP/1.1 mode,
-wsgiref) run through :mod:`connmw.tool._runner`.
+wsgiref) run through :mod:`connmw.tool._serve_wsgi`.
 """
 
 from __future__ import annotations

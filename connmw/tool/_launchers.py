@@ -280,12 +280,12 @@ def _mod_wsgi_problem() -> str | None:
     return None
 
 
-def runner(kind: str) -> Builder:
-    """Servers without a command line of their own, served by :mod:`connmw.tool._runner`."""
+def via_serve_wsgi(kind: str) -> Builder:
+    """Servers without a command line of their own, served by :mod:`connmw.tool._serve_wsgi`."""
 
     def build(python: str, interface: str, target: str, port: int, *, http10: bool = False) -> list[str]:
         name = f"{kind}-http10" if http10 else kind
-        return [*_python_m(python, "connmw.tool._runner"), name, target, HOST, str(port)]
+        return [*_python_m(python, "connmw.tool._serve_wsgi"), name, target, HOST, str(port)]
 
     return build
 
@@ -303,9 +303,9 @@ LAUNCHERS: Final[Mapping[str, Launcher]] = {
         Launcher("granian", _BOTH, "granian", "python -m pip install granian", granian),
         Launcher("daphne", _ASGI, "daphne", "python -m pip install daphne", daphne),
         Launcher("gunicorn", _BOTH, "gunicorn", _EXAMPLES, gunicorn),
-        Launcher("werkzeug", _WSGI, "werkzeug", _EXAMPLES, runner("werkzeug")),
-        Launcher("django", _WSGI, "django", _EXAMPLES, runner("django")),
-        Launcher("wsgiref", _WSGI, "wsgiref", "(standard library)", runner("wsgiref")),
+        Launcher("werkzeug", _WSGI, "werkzeug", _EXAMPLES, via_serve_wsgi("werkzeug")),
+        Launcher("django", _WSGI, "django", _EXAMPLES, via_serve_wsgi("django")),
+        Launcher("wsgiref", _WSGI, "wsgiref", "(standard library)", via_serve_wsgi("wsgiref")),
         Launcher("waitress", _WSGI, "waitress", "python -m pip install waitress", waitress),
         Launcher("cheroot", _WSGI, "cheroot", "python -m pip install cheroot", cheroot),
         Launcher("twisted", _WSGI, "twisted", "python -m pip install twisted", twisted),

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from .. import __version__, accelerated
 from ._demo import run_demo
 from ._devservers import DEFAULT_SERVER, SERVERS, ServeError, Server, interface_of, load_app
-from ._text import render_probe
+from ._tables import render_probe
 from ._wrapped import Wrapping, wrapping
 from .probe import Case, Report, probe
 
@@ -217,7 +217,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``connmw`` console script; returns the exit status."""
+    """Entry point of the ``connmw`` console script.
+
+    Args:
+        argv: the arguments after the command name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 clean, 1 findings, 2 nothing could be probed (or the demo
+        could not run, or Ctrl-C stopped it); argument errors exit 2 from argparse.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "probe":

@@ -80,7 +80,7 @@ renamed within a schema version, new ones may be added::
 
     {
       "schema": "connmw-probe/1",
-      "connmw_version": "0.2.0",
+      "connmw_version": "X.Y.Z",         # connmw.__version__
       "url": "http://127.0.0.1:8000/",
       "target": {"scheme": "http", "host": "127.0.0.1", "port": 8000,
                  "path": "/", "ws_path": "/"},
@@ -215,9 +215,20 @@ def probe(
 ) -> Report:
     """Run the case matrix against ``url`` and return the :class:`Report`.
 
-    Raises :class:`ValueError` for a URL that is not http:// or https://. If the first
-    case cannot reach an HTTP server, the report carries ``reason`` and no more cases
-    are tried.
+    Args:
+        url: an ``http://`` or ``https://`` URL; its path is what the HTTP cases request.
+        http2: also run the HTTP/2 case (h2c prior knowledge for http://, ALPN for https://).
+        insecure: do not verify the server's TLS certificate.
+        timeout: seconds to wait for each exchange.
+        ws_path: the path of the WebSocket cases (default: the URL's path).
+        on_case: called before each case with its index, the number of cases and the case.
+
+    Returns:
+        Every case's result and findings. If the first case cannot reach an HTTP server,
+        the report carries ``reason`` and no more cases are tried.
+
+    Raises:
+        ValueError: for a URL that is not http:// or https://.
     """
     target = parse_target(url)
     ws_target = quote_target(ws_path if ws_path is not None else target.path)

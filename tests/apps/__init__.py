@@ -11,5 +11,5 @@ them as ``"module:attr"`` strings, e.g. ``"tests.apps.bare_asgi:hoppy"``.
 * ``ws_echo``: a Starlette WebSocket echo at ``/ws`` plus a plain HTTP route at ``/``.
 
 WSGI servers without a command line of their own (werkzeug's and Django's development
-servers, wsgiref) run through ``connmw.tool._runner``, as ``connmw check`` runs them.
+servers, wsgiref) run through ``connmw.tool._serve_wsgi``, as ``connmw check`` runs them.
 """

@@ -1,4 +1,4 @@
-"""Run connmw's benchmarks and print the README's tables.
+"""Run connmw's benchmarks and print docs/benchmarks.md's tables.
 
     python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream|instructions] [--json FILE]
     python -m tests.benchmarks.run --smoke --only inprocess

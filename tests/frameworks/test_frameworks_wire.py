@@ -14,7 +14,6 @@ acknowledgement through the wrapped app exactly as through the bare one.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -23,7 +22,8 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.frameworks.routes import BODY, CLOSING, LEAKY, echo
 from tests.frameworks.table import BY_NAME, FRAMEWORKS, command
-from tests.wire import RawConnection, RawResponse, Server, ServerPool, curl, request_bytes, require_module
+from tests.helpers import handshake_fields, server_pool
+from tests.wire import RawConnection, RawResponse, Server, curl, request_bytes, require_module
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,10 +50,7 @@ def servers() -> Iterator[Callable[..., Server]]:
 
     ``CONNMW_*`` variables of the shell are hidden from the servers: defaults only.
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+    with server_pool() as pool:
 
         def get(name: str, attr: str = "app") -> Server:
             framework = BY_NAME[name]
@@ -61,10 +58,7 @@ def servers() -> Iterator[Callable[..., Server]]:
             target = f"{framework.module}:{attr}"
             return pool.shared(target, command(target, framework.interface))
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def connection_lines(response: RawResponse) -> list[str]:
@@ -177,20 +171,10 @@ def test_litestar_wrapped_outside_sees_the_routers_answers(servers: Callable[...
 # WebSocket
 # --------------------------------------------------------------------------------------
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-
-
 def handshake(server: Server, path: str, **change: str) -> RawResponse:
-    fields = {
-        "Upgrade": "websocket",
-        "Connection": "Upgrade",
-        "Sec-WebSocket-Key": KEY,
-        "Sec-WebSocket-Version": "13",
-        "Origin": f"http://127.0.0.1:{server.port}",
-    }
-    fields.update({name.replace("_", "-"): value for name, value in change.items()})
+    fields = handshake_fields(**{"Origin": f"http://127.0.0.1:{server.port}", **change})
     with RawConnection(server.port) as connection:
-        return connection.send(request_bytes("GET", path, headers=tuple(fields.items())))
+        return connection.send(request_bytes("GET", path, headers=fields))
 
 
 @pytest.mark.parametrize("name", ECHO)

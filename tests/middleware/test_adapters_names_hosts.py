@@ -30,8 +30,8 @@ from connmw import ForbiddenHeaderError
 from connmw import asgi as connmw_asgi
 from connmw import wsgi as connmw_wsgi
 from connmw.config import load_config
+from tests.helpers import WS_KEY, FakeServer, handshake_fields
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 Pairs = list[tuple[str, str]]
 
 
@@ -39,17 +39,10 @@ def asgi_run(
     app: Any, scope: dict[str, Any], incoming: dict[str, Any], **options: Any
 ) -> tuple[Any, list[Any]]:
     """Run ``app`` behind the middleware as a server would; the middleware and what it sent."""
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return incoming
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
+    server = FakeServer(then=incoming)
     middleware = connmw_asgi.ConnectionMiddleware(app, config=load_config(environ={}, **options))
-    asyncio.run(middleware(scope, receive, send))
-    return middleware, sent
+    asyncio.run(middleware(scope, server.receive, server.send))
+    return middleware, server.sent
 
 
 def asgi_response(app_headers: Pairs, **options: Any) -> tuple[Pairs, bytes, dict[str, int]]:
@@ -247,11 +240,8 @@ def wsgi_handshake(headers: Pairs, **options: Any) -> tuple[int, str | None]:
     return int(got[0][:3]), next(iter(middleware.stats.handshakes_rejected))
 
 
-def handshake(*hosts: str, origin: str | None = None, key: str = KEY) -> Pairs:
-    headers = [("Host", host) for host in hosts]
-    headers += [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Key", key)]
-    headers.append(("Sec-WebSocket-Version", "13"))
-    return headers if origin is None else [*headers, ("Origin", origin)]
+def handshake(*hosts: str, origin: str | None = None, key: str = WS_KEY) -> Pairs:
+    return handshake_fields(*hosts, origin=origin, Sec_WebSocket_Key=key)
 
 
 OFF: dict[str, Any] = {"ws_validate": False}

@@ -24,8 +24,8 @@ import connmw.report
 from connmw import ConfigError, ForbiddenBodyError, ForbiddenHeaderError, RequestFacts, drain, undrain
 from connmw.asgi import STATE_KEY, ConnectionMiddleware, Message, Receive, Scope, Send, request_facts
 from connmw.rules import Header
+from tests.helpers import FakeServer, handshake_headers
 
-KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 FORBIDDEN_ON_H2 = {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
 
@@ -59,13 +59,7 @@ def http_scope(version: str = "1.1", *headers: Header, method: str = "GET", **ex
 
 
 def ws_scope(*headers: Header, version: str = "1.1", extension: bool = True, **extra: Any) -> Scope:
-    base: list[Header] = [
-        (b"host", b"example.com"),
-        (b"upgrade", b"websocket"),
-        (b"connection", b"Upgrade"),
-        (b"sec-websocket-key", KEY),
-        (b"sec-websocket-version", b"13"),
-    ]
+    base: list[Header] = handshake_headers("example.com")
     names = {name for name, _ in headers}
     return {
         "type": "websocket",
@@ -91,15 +85,14 @@ def body(data: bytes = b"ok", more: bool = False) -> Message:
 PLAIN = (start(200, (b"content-type", b"text/plain"), (b"content-length", b"2")), body())
 
 
-class Recorder:
-    """An ASGI app that records its scope and sends canned messages; and a fake server."""
+class Recorder(FakeServer):
+    """An ASGI app that records its scope and sends canned messages; and the fake server it runs on."""
 
     def __init__(self, *messages: Message, incoming: Iterable[Message] = ()) -> None:
+        super().__init__(incoming)
         self.messages = messages
-        self.incoming = [*incoming]
         self.scope: Scope = {}  # the scope the app was called with
         self.called = 0
-        self.sent: list[Message] = []
         self.send_identity: Send | None = None
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,14 +101,6 @@ class Recorder:
         self.send_identity = send
         for message in self.messages:
             await send(message)
-
-    async def receive(self) -> Message:
-        if self.incoming:
-            return self.incoming.pop(0)
-        return {"type": "http.disconnect"}
-
-    async def send(self, message: Message) -> None:
-        self.sent.append(message)
 
 
 def run(
@@ -515,14 +500,10 @@ def test_http10_app_failure_sends_no_start() -> None:
         await send(body(b"partial", more=True))
         raise RuntimeError("boom")
 
-    sent: list[Message] = []
-
-    async def record(message: Message) -> None:
-        sent.append(message)
-
+    server = FakeServer()
     with pytest.raises(RuntimeError, match="boom"):
-        asyncio.run(ConnectionMiddleware(app)(http_scope("1.0"), Recorder().receive, record))
-    assert sent == []  # the server answers 500 itself, with correct framing
+        asyncio.run(ConnectionMiddleware(app)(http_scope("1.0"), server.receive, server.send))
+    assert server.sent == []  # the server answers 500 itself, with correct framing
 
 
 # --------------------------------------------------------------------------------------
@@ -571,17 +552,14 @@ def test_max_requests_per_connection() -> None:
     middleware = ConnectionMiddleware(
         Recorder(*PLAIN).app, max_requests_per_connection=2, keep_alive_timeout=5
     )
-    sent: list[Message] = []
-
-    async def record(message: Message) -> None:
-        sent.append(message)
+    server = FakeServer()
 
     async def main() -> None:
         for _ in range(3):
-            await middleware(http_scope("1.1"), Recorder().receive, record)
+            await middleware(http_scope("1.1"), server.receive, server.send)
 
     asyncio.run(main())
-    starts = [m for m in sent if m["type"] == "http.response.start"]
+    starts = [m for m in server.sent if m["type"] == "http.response.start"]
     assert values(starts[0], b"keep-alive") == [b"timeout=5, max=1"]
     assert values(starts[1], b"connection") == [b"close"]
     assert values(starts[2], b"connection") == [b"keep-alive"]  # a new connection
@@ -794,14 +772,10 @@ def test_starlette_add_middleware() -> None:
 
     app = Starlette(routes=[Route("/", home)])
     app.add_middleware(ConnectionMiddleware, strict=False)
-    sent: list[Message] = []
-
-    async def record(message: Message) -> None:
-        sent.append(message)
-
-    asyncio.run(app(http_scope("1.1"), Recorder(incoming=[body(b"")]).receive, record))
-    assert values(sent[0], b"connection") == [b"keep-alive"]
-    assert b"x-hop" not in names(sent[0])
+    server = FakeServer([body(b"")])
+    asyncio.run(app(http_scope("1.1"), server.receive, server.send))
+    assert values(server.sent[0], b"connection") == [b"keep-alive"]
+    assert b"x-hop" not in names(server.sent[0])
 
 
 # --------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.apps.bare_asgi import HOPPY_BODY, STREAM_CHUNKS
+from tests.helpers import WS_KEY, handshake_fields
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
@@ -334,7 +335,6 @@ def test_gunicorn_recognises_connection_upgrade_only_as_the_exact_value(
 # WebSocket opening handshakes (Starlette echo app, raw socket)
 # ---------------------------------------------------------------------------------------
 
-WS_KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 
 
 def handshake(
@@ -346,14 +346,8 @@ def handshake(
     connection: str = "Upgrade",
     extra: Sequence[tuple[str, str]] = (),
 ) -> bytes:
-    headers = [
-        ("Upgrade", "websocket"),
-        ("Connection", connection),
-        ("Sec-WebSocket-Key", key),
-        ("Sec-WebSocket-Version", ws_version),
-        *extra,
-    ]
-    return request_bytes(method, "/ws", version, headers=headers)
+    fields = handshake_fields(Connection=connection, Sec_WebSocket_Key=key, Sec_WebSocket_Version=ws_version)
+    return request_bytes(method, "/ws", version, headers=[*fields, *extra])
 
 
 WS_REQUESTS: dict[str, bytes] = {

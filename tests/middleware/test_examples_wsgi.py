@@ -13,17 +13,16 @@ Each server runs with the command the README gives (port and log level aside).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     granian_cmd,
     gunicorn_cmd,
     request_bytes,
@@ -40,10 +39,7 @@ HOP_BY_HOP = {"keep-alive", "proxy-connection", "upgrade", "x-hop", "te", "trail
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """One server per name for the module; the Flask ones proxy to ``upstream``."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+    with server_pool() as pool:
 
         def get(name: str) -> Server:
             if name == "upstream":
@@ -55,10 +51,7 @@ def servers() -> Iterator[Callable[[str], Server]]:
             env = {"PROXY_UPSTREAM": get("upstream").url} if name.startswith("flask") else None
             return pool.shared(name, COMMANDS[name], env=env)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 COMMANDS: dict[str, Callable[[int], list[str]]] = {
@@ -158,8 +151,7 @@ def test_flask_websocket_refused_before_the_app(servers: Callable[[str], Server]
 def test_flask_websocket_without_a_version_gets_426(servers: Callable[[str], Server], name: str) -> None:
     """A WSGI server leaves the handshake to the app, so connmw answers RFC 6455's 426 (on ASGI
     servers their own WebSocket stack answers 400 first: docs/policy.md)."""
-    key = "dGhlIHNhbXBsZSBub25jZQ=="
-    headers = [("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Key", key)]
+    headers = handshake_fields(Sec_WebSocket_Version=None)
     response = get(servers(name).port, "/ws", headers=headers)
     assert response.status == 426
     assert response.header_values("sec-websocket-version") == ["13"]

@@ -56,6 +56,7 @@ from connmw import wsgi as connmw_wsgi
 from connmw.config import Config, load_config
 from connmw.rules import HOP_BY_HOP, PROTECTED, PROTECTED_PREFIXES, Header
 from tests import fuzz_rules
+from tests.helpers import WS_KEY, FakeServer, handshake_headers
 
 FAST_EXAMPLES = {"asgi_http": 2000, "asgi_ws": 600, "wsgi": 1600}
 SLOW_FACTOR = 20
@@ -389,20 +390,6 @@ def drive(coroutine: Coroutine[Any, Any, None]) -> None:
     raise AssertionError("the middleware waited on something the fake server never provides")
 
 
-class FakeServer:
-    """receive/send for one ASGI exchange, recording everything sent."""
-
-    def __init__(self, incoming: list[dict[str, Any]]) -> None:
-        self.incoming = incoming
-        self.sent: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        return self.incoming.pop(0) if self.incoming else {"type": "http.disconnect"}
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-
 def asgi_http_property(
     *,
     config: str,
@@ -548,15 +535,8 @@ def test_asgi_http_never_leaks_and_keeps_protected_long(**kwargs: Any) -> None:
     asgi_http_property(**kwargs)
 
 
-KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
-HANDSHAKE: list[Header] = [
-    (b"host", b"example.com"),
-    (b"upgrade", b"websocket"),
-    (b"connection", b"Upgrade"),
-    (b"sec-websocket-key", KEY),
-    (b"sec-websocket-version", b"13"),
-    (b"origin", b"https://app.example.com"),
-]
+KEY = WS_KEY.encode()
+HANDSHAKE: list[Header] = handshake_headers("example.com", origin="https://app.example.com")
 HANDSHAKE_WORDS = [KEY, b"13", b"8", b"websocket", b"Upgrade", b"keep-alive, Upgrade", b"short", b"null", b""]
 
 
@@ -611,6 +591,8 @@ def asgi_websocket_property(
         if extension:
             assert first["type"] == "websocket.http.response.start"
             assert first["status"] in (400, 403, 426)
+            if first["status"] == 426:  # RFC 6455 §4.4: the version the server speaks
+                assert (b"sec-websocket-version", b"13") in list(first["headers"]), first
         else:
             assert first == {"type": "websocket.close", "code": 1008}
         return

@@ -28,19 +28,18 @@ from __future__ import annotations
 import gc
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
 from connmw.rules import Policy, parse_connection
+from tests.helpers import server_pool
 from tests.wire import (
     WEBSOCKETS_SANSIO_BEFORE_17,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     exchange,
     gunicorn_cmd,
     request_bytes,
@@ -64,14 +63,8 @@ ANSWER_TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, configured by ``ENV`` alone."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
-        try:
-            yield lambda name: pool.shared(name, SERVERS[name], env=ENV)
-        finally:
-            pool.close()
+    with server_pool() as pool:
+        yield lambda name: pool.shared(name, SERVERS[name], env=ENV)
 
 
 def raw_request(
@@ -259,14 +252,21 @@ def test_connection_over_several_lines_is_one_list(servers: Callable[[str], Serv
     assert "x-hop" not in seen_by_app(response)
 
 
+# Who refuses 303 header lines before the application runs, and how (measured, gunicorn 27:
+# limit_request_fields is 100 by default, and its parser answers 431 and closes).
+REFUSES_HUNDREDS_OF_LINES = {"gunicorn-gthread": 431}
+
+
 @pytest.mark.parametrize("server", list(SERVERS))
 def test_hundreds_of_connection_lines(servers: Callable[[str], Server], server: str) -> None:
     lines = [(b"Connection", b"x-%d" % i) for i in range(300)]
     request = raw_request(b"GET", b"/echo", [HOST, *lines, (b"Connection", b"close"), (b"X-7", b"1")])
     response = answered(servers(server).port, request, check_closed=True)
-    if response.status != 200:  # gunicorn allows 100 header fields
-        assert response.status in (400, 431), response.raw_head
+    if server in REFUSES_HUNDREDS_OF_LINES:  # the server's parser; no application, no middleware
+        assert response.status == REFUSES_HUNDREDS_OF_LINES[server], response.raw_head
+        assert response.closed
         return
+    assert response.status == 200, response.raw_head
     assert response.header_values("connection") == ["close"]
     assert response.closed
     assert "x-7" in seen_by_app(response)  # 302 tokens: past the limit, nothing is nominated

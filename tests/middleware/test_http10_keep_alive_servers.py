@@ -10,15 +10,14 @@ and a connection that carries the next request, or one ``close`` and a closed so
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.helpers import server_pool
 from tests.wire import (
     RawConnection,
     Server,
-    ServerPool,
     daphne_cmd,
     django_cmd,
     granian_cmd,
@@ -56,14 +55,8 @@ SERVERS: dict[str, tuple[Callable[[int], list[str]], bool]] = {
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
-        try:
-            yield lambda name: pool.shared(name, SERVERS[name][0], env={"CONNMW_HTTP10_KEEP_ALIVE": "on"})
-        finally:
-            pool.close()
+    with server_pool() as pool:
+        yield lambda name: pool.shared(name, SERVERS[name][0], env={"CONNMW_HTTP10_KEEP_ALIVE": "on"})
 
 
 @pytest.mark.parametrize("name", list(SERVERS))

@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import handshake_fields
 from tests.wire import (
     LOOPBACK,
     REPO_ROOT,
@@ -57,10 +58,7 @@ LEAK = request_bytes(path="/leak")
 HANDSHAKE = request_bytes(
     path="/ws",
     headers=[
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
-        ("Sec-WebSocket-Version", "13"),
+        *handshake_fields(),
         ("Origin", "https://elsewhere.example"),  # not this host's: 403 (RFC 6455 §10.2)
     ],
 )

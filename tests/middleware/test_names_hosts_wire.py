@@ -22,23 +22,23 @@ before any application runs when a ``host`` differs from ``:authority`` or is em
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
 
 from connmw.rules import is_token
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     LOOPBACK,
     RawResponse,
     Server,
-    ServerPool,
     WireError,
     exchange,
     gunicorn_cmd,
     h2_request,
     hypercorn_cmd,
+    request_bytes,
     uvicorn_cmd,
 )
 
@@ -64,23 +64,16 @@ BARE_SERVERS: dict[str, Callable[[int], list[str]]] = {
     "hypercorn": lambda port: hypercorn_cmd(BARE["asgi"], port),
     "gunicorn-gthread": lambda port: gunicorn_cmd(BARE["wsgi"], port, worker="gthread", threads=2),
 }
-KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 PROTOCOL_ERROR = 0x1  # RFC 9113 §7
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Callable[[str], Server]]:
     """Each server once per module, on first use, with no ``CONNMW_*`` variable at all."""
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
-        try:
-            yield lambda name: pool.shared(
-                name, {**SERVERS, **{f"bare-{k}": v for k, v in BARE_SERVERS.items()}}[name]
-            )
-        finally:
-            pool.close()
+    with server_pool() as pool:
+        yield lambda name: pool.shared(
+            name, {**SERVERS, **{f"bare-{k}": v for k, v in BARE_SERVERS.items()}}[name]
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -170,12 +163,9 @@ def test_h2c_nothing_leaves_under_a_disguised_name(
 
 
 def handshake(*hosts: bytes, origin: bytes | None = None) -> bytes:
-    lines = [b"GET /ws HTTP/1.1", *(b"Host: " + host for host in hosts)]
-    lines += [b"Upgrade: websocket", b"Connection: Upgrade", b"Sec-WebSocket-Key: " + KEY]
-    lines.append(b"Sec-WebSocket-Version: 13")
-    if origin is not None:
-        lines.append(b"Origin: " + origin)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    text = [host.decode("latin-1") for host in hosts]
+    fields = handshake_fields(*text, origin=None if origin is None else origin.decode("latin-1"))
+    return request_bytes("GET", "/ws", headers=fields, host=None)
 
 
 def refused_by_connmw(response: RawResponse) -> bool:

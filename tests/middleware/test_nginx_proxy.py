@@ -33,9 +33,9 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import server_pool
 from tests.wire import (
     RawResponse,
-    ServerPool,
     exchange,
     free_port,
     nginx_binary,
@@ -69,31 +69,25 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     binary = nginx_binary()
     tmp = tmp_path_factory.mktemp("nginx")
     drain_file = tmp / "drain"
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+    with server_pool() as pool:
+        env = {"CONNMW_STRIP_REQUEST_HEADERS": "1", "CONNMW_DRAIN_FILE": str(drain_file)}
+        upstream = pool(uvicorn_behind_nginx, env=env)
+        port = free_port()
+        config = (
+            TEMPLATE.read_text()
+            .replace("@TMP@", str(tmp))
+            .replace("@LISTEN@", str(port))
+            .replace("@UPSTREAM@", str(upstream.port))
+            .replace("@USER@", "user root;" if os.geteuid() == 0 else "")
+        )
+        conf = tmp / "nginx.conf"
+        conf.write_text(config)
         try:
-            env = {"CONNMW_STRIP_REQUEST_HEADERS": "1", "CONNMW_DRAIN_FILE": str(drain_file)}
-            upstream = pool(uvicorn_behind_nginx, env=env)
-            port = free_port()
-            config = (
-                TEMPLATE.read_text()
-                .replace("@TMP@", str(tmp))
-                .replace("@LISTEN@", str(port))
-                .replace("@UPSTREAM@", str(upstream.port))
-                .replace("@USER@", "user root;" if os.geteuid() == 0 else "")
-            )
-            conf = tmp / "nginx.conf"
-            conf.write_text(config)
-            try:
-                pool([binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")], port)
-            except Exception as error:  # the error log says why nginx would not start
-                log = tmp / "error.log"
-                raise AssertionError(f"{error}\n{log.read_text() if log.exists() else ''}") from None
-            yield Proxy(port, upstream.port, drain_file)
-        finally:
-            pool.close()
+            pool([binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")], port)
+        except Exception as error:  # the error log says why nginx would not start
+            log = tmp / "error.log"
+            raise AssertionError(f"{error}\n{log.read_text() if log.exists() else ''}") from None
+        yield Proxy(port, upstream.port, drain_file)
 
 
 def echo(port: int, path: str = "/echo", headers: list[tuple[str, str]] | None = None) -> dict[str, object]:

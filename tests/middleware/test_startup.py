@@ -37,6 +37,7 @@ from starlette.applications import Starlette
 
 from connmw import ConfigError
 from connmw.asgi import ConnectionMiddleware
+from tests.helpers import FakeServer, hide_connmw_variables
 from tests.wire import (
     REPO_ROOT,
     Server,
@@ -67,8 +68,7 @@ TYPOS = {"unknown-variable": UNKNOWN, "bad-value": BAD_VALUE, "keyword": KEYWORD
 
 @pytest.fixture(autouse=True)
 def _no_connmw_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-        monkeypatch.delenv(variable)
+    hide_connmw_variables(monkeypatch)
 
 
 def clean_env(**variables: str) -> dict[str, str]:
@@ -166,18 +166,6 @@ async def _app(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("the application must not be called")
 
 
-class FakeServer:
-    def __init__(self, *incoming: dict[str, Any]) -> None:
-        self.incoming = list(incoming)
-        self.sent: list[dict[str, Any]] = []
-
-    async def receive(self) -> dict[str, Any]:
-        return self.incoming.pop(0)
-
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-
 def test_built_outside_a_running_loop_it_raises_at_once() -> None:
     with pytest.raises(ConfigError, match="did you mean 'keep_alive_timeout'"):
         ConnectionMiddleware(_app, keep_alive_timout=5)
@@ -190,12 +178,13 @@ def test_built_inside_a_running_loop_it_fails_the_lifespan_and_every_call(
 
     async def scenario() -> tuple[ConnectionMiddleware, FakeServer, list[str]]:
         middleware = ConnectionMiddleware(_app, keep_alive_timout=5)  # no raise: a server runs
-        server = FakeServer({"type": "lifespan.startup"})
+        server = FakeServer([{"type": "lifespan.startup"}], then=None)
         await middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, server.receive, server.send)
         raised = []
+        idle = FakeServer(then=None)
         for kind in ("http", "websocket"):
             with pytest.raises(ConfigError) as error:
-                await middleware({"type": kind, "headers": []}, FakeServer().receive, FakeServer().send)
+                await middleware({"type": kind, "headers": []}, idle.receive, idle.send)
             raised.append(str(error.value))
         return middleware, server, raised
 
@@ -213,7 +202,7 @@ def test_built_inside_a_running_loop_it_fails_the_lifespan_and_every_call(
 def test_a_lifespan_shutdown_alone_is_completed() -> None:
     async def scenario() -> FakeServer:
         middleware = ConnectionMiddleware(_app, strict="maybe")
-        server = FakeServer({"type": "lifespan.shutdown"})
+        server = FakeServer([{"type": "lifespan.shutdown"}], then=None)
         await middleware({"type": "lifespan"}, server.receive, server.send)
         return server
 
@@ -223,7 +212,7 @@ def test_a_lifespan_shutdown_alone_is_completed() -> None:
 def test_built_inside_trio_too() -> None:
     async def scenario() -> list[dict[str, Any]]:
         middleware = ConnectionMiddleware(_app, ready_path="healthz")
-        server = FakeServer({"type": "lifespan.startup"})
+        server = FakeServer([{"type": "lifespan.startup"}], then=None)
         await middleware({"type": "lifespan"}, server.receive, server.send)
         return server.sent
 
@@ -239,7 +228,7 @@ def test_add_middleware_with_a_keyword_typo_fails_the_lifespan(framework: str) -
 
     app: Starlette = getattr(typo_apps, f"{framework}_app")
     app.middleware_stack = None  # as freshly imported: built on the first call
-    server = FakeServer({"type": "lifespan.startup"})
+    server = FakeServer([{"type": "lifespan.startup"}], then=None)
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
     asyncio.run(app(scope, server.receive, server.send))
     assert [message["type"] for message in server.sent] == ["lifespan.startup.failed"]
@@ -285,8 +274,7 @@ def stopped() -> Iterator[Results]:
     """Every server under every typo, started side by side: exit status (None: still running
     after 40 s) and output."""
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
         started: dict[tuple[str, str, str], Server] = {}
         for key in [*CASES, *((way, "", "unknown-variable") for way in OTHER_WAYS)]:
             port = free_port()

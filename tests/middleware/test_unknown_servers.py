@@ -14,7 +14,6 @@ Observations are made once per server (its cases concurrently, then drain), and 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import hide_connmw_variables
 from tests.never_worse import CASES, Observed, observe, worse
 from tests.wire import (
     Server,
@@ -101,8 +101,7 @@ def observed() -> Iterator[Callable[[str], Observations]]:
     """Each server's observations, made once on first use, the server stopped after them."""
     cache: dict[str, Observations] = {}
     with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+        hide_connmw_variables(patch)
 
         def get(name: str) -> Observations:
             if name not in cache:

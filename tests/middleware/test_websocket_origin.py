@@ -27,12 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from websockets.sync.client import connect as ws_connect
 
+from tests.helpers import handshake_fields, server_pool
 from tests.wire import (
     LOOPBACK,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     extended_connect,
     free_port,
     gunicorn_cmd,
@@ -44,7 +44,6 @@ from tests.wire import (
 
 pytestmark = pytest.mark.timeout(60)
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 COMMANDS: dict[str, Callable[[int], list[str]]] = {
     "uvicorn": lambda port: uvicorn_cmd("tests.apps.wrapped_asgi:app", port, http="h11", ws="wsproto"),
     "hypercorn": lambda port: hypercorn_cmd("tests.apps.wrapped_asgi:app", port),
@@ -58,31 +57,17 @@ def servers() -> Iterator[Callable[[str, str], Server]]:
 
     ``allowed`` is ``CONNMW_WS_ALLOWED_ORIGINS``; ``""`` leaves it unset (the default).
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+    with server_pool() as pool:
 
         def get(name: str, allowed: str = "") -> Server:
             env = {"CONNMW_WS_ALLOWED_ORIGINS": allowed} if allowed else {}
             return pool.shared(f"{name}-{allowed}", COMMANDS[name], env=env)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def handshake(port: int, origin: str | None, *, host: str | None = None, path: str = "/ws") -> RawResponse:
-    headers = [
-        ("Host", host or f"{LOOPBACK}:{port}"),
-        ("Upgrade", "websocket"),
-        ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Key", KEY),
-        ("Sec-WebSocket-Version", "13"),
-    ]
-    if origin is not None:
-        headers.append(("Origin", origin))
+    headers = handshake_fields(host or f"{LOOPBACK}:{port}", origin=origin)
     with RawConnection(port) as connection:
         return connection.send(request_bytes("GET", path, headers=headers, host=None))
 

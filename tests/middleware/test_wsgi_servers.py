@@ -14,8 +14,9 @@ Clients: raw sockets (every header line, and whether the server really closed), 
 three curl requests of the Heroku question, and the websockets client for a real echo.
 
 In WSGI the server owns the connection; what connmw can make each server say was
-measured here and is pinned in ``CURL_MATRIX`` (README, "WSGI servers"). Where a server decides
-against what the ASGI side says, ``CURL_MATRIX`` records the server's answer and the reason:
+measured here and is pinned in ``CURL_MATRIX`` (docs/servers.md, "The Heroku question's
+requests behind connmw"). Where a server decides against what the ASGI side says,
+``CURL_MATRIX`` records the server's answer and the reason:
 
 * wsgiref speaks HTTP/1.0, closes every connection and sends no Connection field; it
   refuses any hop-by-hop field from an application, a 101's Upgrade included (500).
@@ -39,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 
@@ -47,12 +47,12 @@ import pytest
 from websockets.sync.client import connect as ws_connect
 
 from tests.apps import wrapped_wsgi
+from tests.helpers import WS_ACCEPT, WS_KEY, server_pool
 from tests.wire import (
     CLOSE_WAIT,
     RawConnection,
     RawResponse,
     Server,
-    ServerPool,
     WireError,
     cheroot_cmd,
     curl,
@@ -76,12 +76,10 @@ APP = "tests.apps.wrapped_wsgi:app"
 GOOD_ORIGIN = "http://good.example"
 ENV = {"CONNMW_WS_ALLOWED_ORIGINS": GOOD_ORIGIN}
 HOP_BY_HOP = {"keep-alive", "proxy-connection", "upgrade", "x-hop", "te", "trailers"}
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 WS_HEADERS = [
     ("Connection", "Upgrade"),
     ("Upgrade", "websocket"),
-    ("Sec-WebSocket-Key", KEY),
+    ("Sec-WebSocket-Key", WS_KEY),
     ("Sec-WebSocket-Version", "13"),
 ]
 
@@ -141,10 +139,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
 
     A server in ``BEHIND_NGINX`` is started with nginx in front; nginx is returned.
     """
-    pool = ServerPool()
-    with pytest.MonkeyPatch.context() as patch:
-        for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-            patch.delenv(variable)
+    with server_pool() as pool:
 
         def get(name: str) -> Server:
             if name in BEHIND_NGINX:
@@ -154,10 +149,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
                 )
             return pool.shared(name, SERVERS[name], env=ENV)
 
-        try:
-            yield get
-        finally:
-            pool.close()
+        yield get
 
 
 def send(
@@ -281,7 +273,7 @@ def test_werkzeug_fault_in_full(servers: Callable[[str], Server]) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# The curl matrix: what each server says and does behind connmw (README table)
+# The curl matrix: what each server says and does behind connmw (docs/servers.md's table)
 # --------------------------------------------------------------------------------------
 
 REQUESTS = {
@@ -551,7 +543,7 @@ def test_apps_101_keeps_upgrade_and_connection(servers: Callable[[str], Server],
     assert response.status == 101
     assert response.header_values("upgrade") == ["websocket"]
     assert "upgrade" in response.connection_tokens()
-    assert response.header_values("sec-websocket-accept") == [ACCEPT]
+    assert response.header_values("sec-websocket-accept") == [WS_ACCEPT]
     if name == "werkzeug":  # werkzeug adds "Connection: close" to every response, a 101 too
         assert response.connection_tokens() == ["upgrade", "close"]
     else:

@@ -29,9 +29,8 @@ import connmw.wsgi
 from connmw import ConfigError, ForbiddenHeaderError, RequestFacts, SwitchingProtocolsError, drain, undrain
 from connmw.config import load_config
 from connmw.wsgi import ENVIRON_KEY, ConnectionMiddleware
+from tests.helpers import WS_ACCEPT, WS_KEY
 
-KEY = "dGhlIHNhbXBsZSBub25jZQ=="
-ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -498,14 +497,14 @@ def test_malformed_app_header_is_reported_and_the_response_goes_out(caplog: pyte
 WS_REQUEST = (
     ("Connection", "Upgrade"),
     ("Upgrade", "websocket"),
-    ("Sec-WebSocket-Key", KEY),
+    ("Sec-WebSocket-Key", WS_KEY),
     ("Sec-WebSocket-Version", "13"),
 )
 GOOD_101 = [
     ("Content-Type", "text/plain"),
     ("Upgrade", "websocket"),
     ("Connection", "Upgrade"),
-    ("Sec-WebSocket-Accept", ACCEPT),
+    ("Sec-WebSocket-Accept", WS_ACCEPT),
 ]
 
 SWITCHING = [
@@ -541,7 +540,7 @@ def test_switching_protocols_checked(
         assert result.status == "101 Switching Protocols"
         assert result.values("upgrade") == ["websocket"]
         assert [value.lower() for value in result.values("connection")] == ["upgrade"]
-        assert result.values("sec-websocket-accept") == [ACCEPT]
+        assert result.values("sec-websocket-accept") == [WS_ACCEPT]
         return
     with (
         caplog.at_level(logging.ERROR, logger="connmw"),

@@ -1,4 +1,4 @@
-"""Measure the idle keep-alive race behind a balancer (docs/deployment.md, "Keep-alive timeouts").
+"""Measure the idle keep-alive race behind a balancer (docs/deployment.md, "What else zero loss needs").
 
 An instance closes an idle keep-alive connection after its own timeout; a balancer that
 keeps idle upstream connections longer may pick that connection at the very moment the

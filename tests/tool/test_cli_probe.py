@@ -30,7 +30,7 @@ from tests.wire import ServerPool, TLSFiles, uvicorn_cmd, werkzeug_cmd, wsgiref_
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = "connmw.tool._demo_apps"
-WRAPPED = "connmw.tool._demo_wrapped"
+WRAPPED = "connmw.tool._demo_apps_wrapped"
 HAVE_WRAPPED = all(importlib.util.find_spec(m) is not None for m in ("connmw.asgi", "connmw.wsgi"))
 
 

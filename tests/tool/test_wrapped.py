@@ -7,7 +7,6 @@ real framework objects; ``test_cli_check_demo.py`` shows the lines on the comman
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -22,12 +21,12 @@ from connmw.asgi import ConnectionMiddleware as Asgi
 from connmw.config import load_config
 from connmw.tool._schema import WRAPPING_SCHEMA, validate
 from connmw.tool._wrapped import wrapping
+from tests.helpers import hide_connmw_variables
 
 
 @pytest.fixture(autouse=True)
 def _no_connmw_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-        monkeypatch.delenv(variable)
+    hide_connmw_variables(monkeypatch)
 
 
 async def function_app(scope: Any, receive: Any, send: Any) -> None:

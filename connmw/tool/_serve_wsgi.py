@@ -1,6 +1,6 @@
-"""Run a WSGI app on a server that has no command line: ``python -m connmw.tool._runner``.
+"""Run a WSGI app on a server that has no command line: ``python -m connmw.tool._serve_wsgi``.
 
-Usage: ``python -m connmw.tool._runner KIND MODULE:APP HOST PORT``, KIND one of :data:`KINDS`.
+Usage: ``python -m connmw.tool._serve_wsgi KIND MODULE:APP HOST PORT``, KIND one of :data:`KINDS`.
 Used by :mod:`connmw.tool._launchers`:
 
 * ``werkzeug``: its development server, threaded and in HTTP/1.1 mode (as ``flask run``
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     """Serve until terminated. Exit 2 on bad arguments."""
     if len(argv) != 4 or argv[0] not in KINDS or not argv[3].isdigit():
         kinds = ",".join(KINDS)
-        print(f"usage: python -m connmw.tool._runner {{{kinds}}} MODULE:APP HOST PORT", file=sys.stderr)
+        print(f"usage: python -m connmw.tool._serve_wsgi {{{kinds}}} MODULE:APP HOST PORT", file=sys.stderr)
         return 2
     from ._devservers import ServeError, load_app  # noqa: PLC0415 (keep the module import light)
 

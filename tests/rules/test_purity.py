@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-RULES = Path(__file__).resolve().parent.parent / "connmw" / "rules"
+RULES = Path(__file__).resolve().parents[2] / "connmw" / "rules"
 MODULES = sorted(RULES.glob("*.py"))
 
 

@@ -1,7 +1,9 @@
 """The demo applications of :mod:`connmw.tool._demo_apps` inside connmw's middlewares.
 
-Default settings, except a WebSocket origin allow-list, so that ``connmw demo`` shows
-the 403 a foreign Origin gets (without one every origin is admitted, as documented).
+Default settings, except a WebSocket origin allow-list, as an application whose pages are
+served from another origin sets one. The foreign Origin ``connmw demo`` sends gets 403 with
+or without it: without a list only an Origin on the request's own host and port is
+admitted (docs/policy.md).
 A separate module because servers import applications by name (hypercorn evaluates
 the name in the module's namespace), and because importing it needs both adapters.
 """

@@ -182,7 +182,13 @@ def test_requests_with_upgrade_are_never_cached() -> None:
     policy = Policy()
     websocket = policy.request_facts("1.1", b"upgrade", b"websocket")
     assert websocket.websocket
-    assert not policy.request_facts("1.1", b"upgrade").upgrade_requested
+    again = policy.request_facts("1.1", b"upgrade", b"websocket")
+    assert again == websocket
+    assert again is not websocket  # read afresh each time: no cache holds a request with Upgrade
+    plain = policy.request_facts("1.1", b"upgrade")
+    assert not plain.upgrade_requested  # nor is its answer stored under the Connection value alone
+    assert policy.request_facts("1.1", b"upgrade") is plain  # which, without Upgrade, is cached
+    assert policy.request_facts("1.1", b"upgrade", b"websocket").websocket  # and does not leak back
 
 
 # --------------------------------------------------------------------------------------
