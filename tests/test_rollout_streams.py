@@ -44,6 +44,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from tests.helpers import hide_connmw_variables
 from tests.test_rollout import HTTP_CHECK, PLAIN_CHECK, READY_PATH, HAProxy, Upstream
 from tests.wire import LOOPBACK, free_port
 
@@ -248,7 +249,8 @@ def figures(clients: Clients, restarts: list[Restart]) -> tuple[str, list[list[f
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Callable[[bool], list[StreamUpstream]]]:
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], list[StreamUpstream]]]:
+    hide_connmw_variables(monkeypatch)
     made: list[StreamUpstream] = []
 
     def make(wrapped: bool) -> list[StreamUpstream]:

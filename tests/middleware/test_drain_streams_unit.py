@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,20 +21,12 @@ from connmw import _streams, lifecycle, report
 from connmw.asgi import ConnectionMiddleware, Message, Receive, Scope, Send
 from connmw.config import load_config
 from connmw.errors import ConfigError
-
-WS_HEADERS = [
-    (b"host", b"example.test"),
-    (b"connection", b"upgrade"),
-    (b"upgrade", b"websocket"),
-    (b"sec-websocket-version", b"13"),
-    (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
-]
+from tests.helpers import handshake_headers, hide_connmw_variables
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
-        monkeypatch.delenv(variable)
+    hide_connmw_variables(monkeypatch)
     monkeypatch.setenv("CONNMW_SERVER", "granian")
     monkeypatch.setattr(report, "_already_warned", set())
     monkeypatch.setattr(lifecycle, "_unidentified_warned", [])
@@ -69,7 +60,8 @@ class FakeWebSocket:
 
 
 def ws_scope() -> Scope:
-    return {"type": "websocket", "path": "/ws", "headers": list(WS_HEADERS), "client": ("127.0.0.1", 5)}
+    headers = handshake_headers("example.test")
+    return {"type": "websocket", "path": "/ws", "headers": headers, "client": ("127.0.0.1", 5)}
 
 
 class EchoApp:

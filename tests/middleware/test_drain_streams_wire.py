@@ -24,6 +24,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.helpers import hide_connmw_variables
 from tests.wire import LOOPBACK, Server, ServerPool, daphne_cmd, granian_cmd, hypercorn_cmd, uvicorn_cmd
 
 APP = "tests.apps.drain_streams_apps:app"
@@ -41,6 +42,11 @@ SERVERS: dict[str, Callable[[int], Sequence[str]]] = {
     "daphne": lambda port: daphne_cmd(APP, port),
     "granian": lambda port: granian_cmd(APP, port),
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_connmw_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_connmw_variables(monkeypatch)  # the servers get only the settings a test gives
 
 
 def start(pool: ServerPool, name: str) -> Server:
