@@ -216,7 +216,8 @@ class ConnectionMiddleware:
         except KeyError:
             version = scope.get("http_version", "1.1")
             head = scope.get("method") == "HEAD"
-        facts = self._rules.read_request(version, scope["headers"])
+        reading = self._rules.read(version, scope["headers"])
+        facts = reading.facts
         state = scope.get("state")
         if type(state) is dict:  # _publish, inlined: the hot path
             state[STATE_KEY] = facts
@@ -225,7 +226,7 @@ class ConnectionMiddleware:
         if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
             await self._answer_ready(scope, facts, send)
             return
-        if facts.unusual or head:
+        if reading.needs_care or head:
             await self._call_unusual(scope, receive, send, facts)
             return
 
@@ -240,10 +241,10 @@ class ConnectionMiddleware:
                     DRAIN.on
                     or type(headers) is not list  # any other iterable: _start reads it once
                     or ((closes := self._server_closes) is not None and closes(send))
-                    or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
+                    or (new := self._rules.quick_finish_reading(reading, message["status"], headers)) is None
                 ):
                     message = self._start(message, facts, scope, send)
-                    # quick_finish declines every status without content (1xx, 204, 304):
+                    # quick_finish_reading declines every status without content (1xx, 204, 304):
                     # the rest of such a response goes through a send that drops its bytes.
                     reason = no_content_reason(None, message["status"])
                     if reason is not None:

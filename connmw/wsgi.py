@@ -312,7 +312,8 @@ class ConnectionMiddleware:
                 ):
                     self._known[pair[0]] = self._core.policy.kind_of(pair[0])
         fields: Sequence[Header]
-        answer = facts.plain_answer if no_content is None and reason is None and left is None else None
+        ordinary = no_content is None and reason is None and left is None
+        answer = policy.ordinary_answer(facts) if ordinary else None
         if (
             answer is not None
             and not framing

@@ -15,6 +15,7 @@ from ._connection import (
     RequestFacts,
     _join_repeated,
     _persistent,
+    _Reading,
     _upgrade_protocols,
     parse_connection,
 )
@@ -82,6 +83,9 @@ _HANDSHAKE_FIELDS: Final = frozenset(
     {b"host", b"upgrade", b"connection", b"sec-websocket-key", b"sec-websocket-version", b"origin"}
 )
 _ORIGIN_FIELDS: Final = frozenset({b"host", b"origin"})
+
+_Answer = tuple[tuple[Header, ...], bool]
+"""Connection fields to append, and whether the connection closes (:meth:`Policy.connection_fields`)."""
 
 _COMPILED: Final = not __file__.endswith(".py")
 """This module runs compiled (the accelerated build): the hot loops take the spelling each
@@ -164,7 +168,7 @@ class Policy:
         # so that the common response never lower-cases a name. Two dicts: an ASCII str
         # and its bytes hash alike, and one dict would compare them on every lookup.
         self._kinds: dict[bytes, int] = {}
-        self._ordinary: set[bytes] = set()  # bytes names seen and known end-to-end
+        self._known_end_to_end: set[bytes] = set()  # bytes names seen and known end-to-end
         self._str_kinds: dict[str, int] = {}
         for name, kind in base.items():
             text = name.decode("latin-1")
@@ -180,17 +184,28 @@ class Policy:
         else:
             self._keep_fields = _KEEP_ALIVE_FIELDS
         self._tokens_cache: dict[bytes, ConnectionTokens] = {}
-        # Request facts by version, then by Connection value: bytes values (ASGI) and str
-        # values (WSGI's environ) in separate dicts, since an ASCII str and its bytes
-        # hash alike and one dict would compare them.
+        self._ordinary_answers = self._decide_ordinary_answers()
+        # Readings by version, then by Connection value: bytes values (ASGI) and str values
+        # (WSGI's environ) in separate dicts, since an ASCII str and its bytes hash alike
+        # and one dict would compare them.
         versions = ("1.0", "1.1", "2", "3", "HTTP/1.0", "HTTP/1.1", "HTTP/1")
-        self._facts_cache: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
-        self._facts_str: dict[str, dict[AnyName | None, RequestFacts]] = {v: {} for v in versions}
+        self._readings: dict[str, dict[AnyName | None, _Reading]] = {v: {} for v in versions}
+        self._readings_str: dict[str, dict[AnyName | None, _Reading]] = {v: {} for v in versions}
         for value in (None, b"keep-alive", b"close", b"Keep-Alive", b"Close"):
             for version in versions:
-                self.request_facts(version, value)
+                self.reading(version, value)
                 if value is not None:
-                    self.request_facts(version, value.decode())
+                    self.reading(version, value.decode())
+
+    def _decide_ordinary_answers(self) -> dict[str, tuple[_Answer | None, _Answer | None]]:
+        """:meth:`ordinary_answer` by version, then persistence: connection_fields(facts, 200)
+        depends on those two fields only, so each pair is decided once, here."""
+        answers: dict[str, tuple[_Answer | None, _Answer | None]] = {}
+        for version in ("1.0", "1.1", "2", "3"):
+            closing = self.connection_fields(RequestFacts(version, False, NO_TOKENS, _NO_NAMES), 200)
+            keeping = self.connection_fields(RequestFacts(version, True, NO_TOKENS, _NO_NAMES), 200)
+            answers[version] = (closing, None if version == "1.0" else keeping)  # 1.0 kept: framing decides
+        return answers
 
     def for_server(self, *, keeps_http10: bool = True, announce: Announce = "every") -> Policy:
         """This policy as a server with these traits lets it be kept (traits as data).
@@ -243,7 +258,7 @@ class Policy:
             if len(self._kinds) < _CACHE_LIMIT:
                 self._kinds[name] = kind
                 if kind == ORDINARY:
-                    self._ordinary.add(name)
+                    self._known_end_to_end.add(name)
         return kind
 
     def _judge_name(self, lower: bytes) -> int:
@@ -313,12 +328,21 @@ class Policy:
     ) -> RequestFacts:
         """Facts for a request with this version, Connection value and Upgrade value.
 
-        ``connection`` is every Connection line joined with ``", "`` (or ``None``), as
-        bytes (ASGI) or latin-1 str (WSGI's environ); likewise ``upgrade``. Answers for
-        requests without Upgrade come from a cache, so the common request allocates
-        nothing.
+        :param http_version: ``"1.0"``, ``"1.1"``, ``"2"``, ``"3"`` or WSGI's ``"HTTP/1.1"`` spellings.
+        :param connection: every Connection line joined with ``", "``, or ``None``; bytes
+            (ASGI) or latin-1 str (WSGI's environ).
+        :param upgrade: the Upgrade field, likewise.
+
+        Answers for requests without Upgrade come from a cache, so the common request
+        allocates nothing.
         """
-        by_value = (self._facts_str if type(connection) is str else self._facts_cache).get(http_version)
+        return self.reading(http_version, connection, upgrade).facts
+
+    def reading(
+        self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
+    ) -> _Reading:
+        """:meth:`request_facts` with this policy's answers for the adapters' hot path (:class:`_Reading`)."""
+        by_value = (self._readings_str if type(connection) is str else self._readings).get(http_version)
         if by_value is not None and upgrade is None:
             cached = by_value.get(connection)
             if cached is not None:
@@ -338,23 +362,25 @@ class Policy:
             tokens=tokens,
             upgrade=offered,
         )
-        if not (version == "1.0" and facts.persistent):  # else framing decides per response
-            answer = self.connection_fields(facts, 200)
-            object.__setattr__(facts, "plain_answer", answer)
-            if not answer[1] and not offered:  # a 101 answers only a request to upgrade
-                object.__setattr__(facts, "quick_fields", answer[0])
-        object.__setattr__(facts, "unusual", version == "1.0" or tokens.flagged)
+        answer = self.ordinary_answer(facts)
+        reading = _Reading(
+            facts, answer, self._appended(facts, answer), version == "1.0" or tokens.flagged
+        )
         if (
             by_value is not None
             and upgrade is None
             and len(by_value) < _CACHE_LIMIT
             and (connection is None or len(connection) <= 256)
         ):
-            by_value[connection] = facts
-        return facts
+            by_value[connection] = reading
+        return reading
 
     def read_request(self, http_version: str, headers: Iterable[Header]) -> RequestFacts:
         """:meth:`request_facts` from an ASGI header list (lower-case names)."""
+        return self.read(http_version, headers).facts
+
+    def read(self, http_version: str, headers: Iterable[Header]) -> _Reading:
+        """:meth:`read_request`, with this policy's answers for the adapters' hot path (:class:`_Reading`)."""
         connection: bytes | None = None
         upgrade: bytes | None = None
         more: list[Header] | None = None  # repeated lines, joined once below: linear time
@@ -390,12 +416,12 @@ class Policy:
             more.append((name, pair[1]))
         if more is not None:
             connection, upgrade = _join_repeated(connection, upgrade, more)
-        if upgrade is None:  # the cache lookup of request_facts, inlined for the hot path
+        if upgrade is None:  # the cache lookup of reading, inlined for the hot path
             try:
-                return self._facts_cache[http_version][connection]
+                return self._readings[http_version][connection]
             except KeyError:
                 pass
-        return self.request_facts(http_version, connection, upgrade)
+        return self.reading(http_version, connection, upgrade)
 
     def strip_request(self, headers: Sequence[Header], facts: RequestFacts) -> Sequence[Header]:
         """The request's headers without hop-by-hop and nominated fields.
@@ -497,7 +523,7 @@ class Policy:
         (with ``server_close``): the server adds its own ``Connection: close`` to this
         response, so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
         """
-        ordinary = self._ordinary  # a set probe per known name: the whole cost when clean
+        ordinary = self._known_end_to_end  # a set probe per known name: the whole cost when clean
         pairs: _Pairs = headers
         dirty = drops_content_length(status) and _has_content_length(headers)  # see _finish_dirty
         for name, _ in pairs:
@@ -511,7 +537,7 @@ class Policy:
                     delimited=delimited,
                     server_announces=server_announces,
                 )
-        answer = request.plain_answer
+        answer = self.ordinary_answer(request)
         if answer is None or status < 200 or server_close or requests_left is not None or not delimited:
             has_length = delimited
             if request.http_version == "1.0" and request.persistent:
@@ -528,7 +554,35 @@ class Policy:
             return headers, close, _NO_NAMES
         return [*headers, *fields], close, _NO_NAMES
 
+    def ordinary_answer(self, request: RequestFacts) -> _Answer | None:
+        """:meth:`connection_fields` for an *ordinary response* to ``request``: final, with
+        content, framed, and no reason of the server's to close; ``None`` for a persistent
+        HTTP/1.0 request, where the response's framing decides. It depends on the request's
+        version and persistence only, so it is decided once per pair and looked up by them."""
+        answers = self._ordinary_answers.get(request.http_version)
+        if answers is None:  # facts built by hand with another spelling: decide it now
+            if request.http_version == "1.0" and request.persistent:
+                return None
+            return self.connection_fields(request, 200)
+        return answers[request.persistent]
+
+    @staticmethod
+    def _appended(request: RequestFacts, answer: _Answer | None) -> tuple[Header, ...] | None:
+        """The fields :meth:`quick_finish` appends for ``request`` (see :class:`_Reading`), or ``None``."""
+        if answer is None or answer[1] or request.upgrade:  # a 101 answers only a request to upgrade
+            return None
+        return answer[0]
+
     def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
+        """:meth:`finish_response` for the common response, in one step, or ``None`` (see
+        :meth:`quick_finish_reading`, which the adapters call with what they read)."""
+        answer = self.ordinary_answer(request)
+        reading = _Reading(request, answer, self._appended(request, answer), False)
+        return self.quick_finish_reading(reading, status, headers)
+
+    def quick_finish_reading(
+        self, reading: _Reading, status: int, headers: list[Header]
+    ) -> list[Header] | None:
         """:meth:`finish_response` for the common response, in one step, or ``None``.
 
         The common response: the connection stays open, the request offers no upgrade
@@ -540,10 +594,10 @@ class Policy:
         ``None`` means "ask :meth:`finish_response`", which decides every other case and
         learns the names this call does not know yet.
         """
-        fields = request.quick_fields  # None for a request that offers an upgrade (a 101)
+        fields = reading.appended  # None: a response the rules decide in full
         if fields is None or status < 200 or status in {204, 304}:
             return None
-        ordinary = self._ordinary
+        ordinary = self._known_end_to_end
         pairs: list[Any] = headers  # loose, as _Pairs says; a list is read fastest compiled
         for pair in pairs:
             if pair[0] not in ordinary:
