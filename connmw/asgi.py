@@ -146,10 +146,9 @@ class ConnectionMiddleware:
         self._core = core
         if isinstance(self.app, ConnectionMiddleware):
             warn_nested("one ConnectionMiddleware built around another")
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits, a
-        # server recognised. The first request is looked at for an outer connmw's facts first
-        # and recognises the server (then it is sent on its way), so that this costs the later
-        # ones nothing; on a server not recognised every request is counted off the hot path.
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits. The
+        # first request is looked at for an outer connmw's facts first and recognises the server
+        # (then it is sent on its way), so that this costs the later ones nothing.
         self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
         self._plain = False
         self._unseen = core.enabled
@@ -161,7 +160,6 @@ class ConnectionMiddleware:
         # nothing, some a hook (connmw.servers).
         self._server: ServerProfile | None = None
         self._server_closes: Callable[[Send], bool] | None = None
-        self._counting = False  # a server not recognised: count its requests
 
     @property
     def config(self) -> Config:
@@ -199,7 +197,7 @@ class ConnectionMiddleware:
                     self._unseen = False
                     if self._server is None:
                         self._recognise(send)
-                    self._plain = self._plain_later and not self._counting
+                    self._plain = self._plain_later
                     if request_facts(scope) is not None:
                         warn_nested("an outer connmw already read this request")
                     await self(scope, receive, send)
@@ -265,8 +263,6 @@ class ConnectionMiddleware:
         server_send = send  # the server's own, for its hooks (connmw.servers)
         if self._server is None:
             self._recognise(send)
-        if self._counting:
-            self._core.reporter.unrecognised()
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -342,12 +338,13 @@ class ConnectionMiddleware:
         server = core.forced or recognise_asgi(send)
         self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
         self._server_closes = server.closes_itself
-        self._counting = server is UNKNOWN and core.forced is None
         if not self._unseen:  # else the first request's look sets it
-            self._plain = self._plain_later and not self._counting
+            self._plain = self._plain_later
         self._server = server
         how = "CONNMW_SERVER" if core.forced is not None else describe_asgi(send)
         core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        if server is UNKNOWN and core.forced is None:
+            core.reporter.unrecognised()  # once per middleware: the server, not each request
         return server
 
     def _account(

@@ -235,8 +235,6 @@ class ConnectionMiddleware:
             if ENVIRON_KEY in environ:
                 warn_nested("an outer connmw already read this request")
         server = self._server_of(environ, start_response)
-        if server is UNKNOWN and self._forced is None:
-            core.reporter.unrecognised()
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
         facts = self._policy_of(server).request_facts(protocol or "", connection, upgrade)
         environ[ENVIRON_KEY] = facts
@@ -398,6 +396,8 @@ class ConnectionMiddleware:
             self._server_name = server.name
             how = "CONNMW_SERVER" if self._forced is not None else describe_wsgi(environ, start_response)
             self._core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+            if server is UNKNOWN and self._forced is None:
+                self._core.reporter.unrecognised()  # once per recognition, not each request
         return server
 
     def _policy_of(self, server: ServerProfile) -> Policy:

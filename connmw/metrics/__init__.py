@@ -112,10 +112,10 @@ METRICS: Final = (
     ),
     Metric(
         "unrecognised",
-        "connmw_unrecognised_server_requests_total",
+        "connmw_unrecognised_servers_total",
         None,
-        "{request}",
-        "Requests served on a server connmw did not recognise (its fallback)",
+        "{server}",
+        "Middlewares that met a server connmw did not recognise (counted once each; its fallback)",
     ),
 )
 """Every counter, in ``Stats.as_dict()``'s order."""

@@ -103,7 +103,7 @@ def workload() -> WsgiMiddleware:
     handshake = {"upgrade": "websocket", "connection": "Upgrade", "sec_websocket_version": "13"}
     _request(middleware, "/ws", sec_websocket_key="?", **handshake)  # handshakes_rejected{bad-key}
     _request(middleware, connection="keep-alive, authorization")  # request_abuse
-    return middleware  # and every request: unrecognised (no server connmw knows)
+    return middleware  # and unrecognised, once (no server connmw knows)
 
 
 def from_stats(stats: Stats) -> Totals:
