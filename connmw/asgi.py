@@ -202,7 +202,7 @@ class ConnectionMiddleware:
                         warn_nested("an outer connmw already read this request")
                     await self(scope, receive, send)
                     return
-                await self._call_unusual(scope, receive, send)
+                await self._call_full_path(scope, receive, send)
             elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
             else:
@@ -225,7 +225,7 @@ class ConnectionMiddleware:
             await self._answer_ready(scope, facts, send)
             return
         if reading.needs_care or head:
-            await self._call_unusual(scope, receive, send, facts)
+            await self._call_full_path(scope, receive, send, facts)
             return
 
         def send_wrapper(message: Message) -> Awaitable[None]:
@@ -256,10 +256,11 @@ class ConnectionMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _call_unusual(
+    async def _call_full_path(
         self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
     ) -> None:
-        """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
+        """Requests off the hot path (the reading needs care: HTTP/1.0 or a reportable Connection
+        field; HEAD; request stripping or lifecycle limits on): every decision made in full."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
         if self._server is None:
             self._recognise(send)

@@ -54,7 +54,7 @@ _NOT_STARTED: Final = "not started"
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
 
-# _respond's answer for a request that needs only the quiet start of __call__.
+# _respond's answer for a request that needs only the unchanged start of __call__.
 _CALL_QUIETLY: Final[list[bytes]] = []
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
@@ -128,14 +128,14 @@ class ConnectionMiddleware:
         self._unseen = True  # until the first request, looked at for an outer connmw's facts
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
-        # Response header name -> Policy.kind_of(name), for the quiet start's loop (cheaper than
+        # Response header name -> Policy.kind_of(name), for the unchanged start's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
         # Requests that need nothing but their facts, by their Connection field: the rules
         # decided once for that field, protocol and server; this only remembers.
         self._plain: dict[object, _Remembered] = {}
         # Status line -> whether its response has content (rules.no_content_reason), for
-        # the quiet start: one dict probe per response, where the app's status is a constant.
+        # the unchanged start: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
         self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
         self._server_name: str | None = None  # the profile met last, logged when it changes
@@ -173,7 +173,7 @@ class ConnectionMiddleware:
             and seen.software == environ.get("SERVER_SOFTWARE")
             and "HTTP_UPGRADE" not in environ
             and environ.get("REQUEST_METHOD") != "HEAD"
-            and not (seen.lone and self._drain.on)
+            and not (seen.unless_draining and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
         else:
@@ -185,7 +185,7 @@ class ConnectionMiddleware:
         # cheapest call in both builds (docs/benchmarks.md).
         started = False
 
-        def quiet_start(
+        def start_unchanged(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Write:
             nonlocal started
@@ -211,7 +211,7 @@ class ConnectionMiddleware:
                 return start_response(status, headers, exc_info)
             return self._start(environ, start_response, status, headers, exc_info)
 
-        result = self.app(environ, quiet_start)
+        result = self.app(environ, start_unchanged)
         return result if started else _Guarded.around(self, environ, result)
 
     def _respond(
@@ -220,7 +220,7 @@ class ConnectionMiddleware:
         """The app's answer off the remembered path: judge, strip, hold, then call it.
 
         :data:`_CALL_QUIETLY`: the request's facts are published and it needs nothing
-        more; the caller calls the app with its quiet start."""
+        more; the caller calls the app with its unchanged start."""
         core = self._core
         if self._ready is not None and asks_readiness(
             environ.get("REQUEST_METHOD"),
@@ -252,16 +252,16 @@ class ConnectionMiddleware:
             held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
         says = server.connection_field
-        quiet = says in ("server", "none")  # connmw sends it no Connection field
+        quiet = says in ("server", "none")  # a quiet server: connmw sends it no Connection field
         # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
-        lone = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
-        if ((quiet and server.wsgi_persist is None) or (lone and not DRAIN.on)) and environ.get(
+        unless_draining = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
+        if ((quiet and server.wsgi_persist is None) or (unless_draining and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
                 software = environ.get("SERVER_SOFTWARE")
-                self._plain[connection] = _Remembered(facts, protocol, software, lone)
+                self._plain[connection] = _Remembered(facts, protocol, software, unless_draining)
             return _CALL_QUIETLY
         return _Guarded.around(
             self, environ, self.app(environ, partial(self._start, environ, start_response))
@@ -300,7 +300,7 @@ class ConnectionMiddleware:
         if code == 101 and not server.switches_protocols:
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the quiet start
+        if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
             for pair in headers:
                 if (
                     type(pair) is tuple
@@ -541,15 +541,18 @@ class _Remembered:
     """What the rules decided for a request that needs nothing but its facts published.
 
     Remembered by its Connection field; it stands for requests with the same protocol
-    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``); ``lone``: unless
-    connmw drains, when it would close.
+    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``). ``unless_draining``:
+    the server keeps the connection exactly when connmw would, so nothing is asked of it,
+    unless connmw drains (then it must close).
     """
 
-    def __init__(self, facts: RequestFacts, protocol: object, software: object, lone: bool) -> None:
+    def __init__(
+        self, facts: RequestFacts, protocol: object, software: object, unless_draining: bool
+    ) -> None:
         self.facts = facts
         self.protocol = protocol
         self.software = software
-        self.lone = lone
+        self.unless_draining = unless_draining
 
 
 def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:

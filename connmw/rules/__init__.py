@@ -3,11 +3,22 @@
 This package holds no networking code and does no I/O: no sockets, no logging, no
 environment reads, no framework imports (a test enforces it). The ASGI and WSGI
 adapters read a request, ask it what to do, and write the answer. Its modules, by
-concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions),
-``_connection`` (the Connection field and a request's facts), ``_responses`` (no
-content, framing, close reasons, readiness), ``_websocket`` (handshakes and origins)
-and ``_policy`` (:class:`Policy`, every decision configured once). Public names are
+concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions:
+the shared vocabulary), ``_connection`` (the Connection field and a request's facts),
+``_names`` (header names as one configuration judges them), ``_responses`` (no
+content, framing, close reasons, readiness), ``_websocket`` (judging handshakes, their
+verdicts, origins), ``_policy`` (:class:`Policy`: requests read and responses decided,
+configured once) and ``_forwarding`` (:func:`forwardable_headers`). Public names are
 re-exported here; the decisions are written out in the repository's docs/policy.md.
+
+Words used throughout:
+
+* *facts*: :class:`RequestFacts`, what a request's connection fields say; plain data.
+* *reading*: a policy's private record of one request: its facts, and the answers the
+  adapters' hot path needs, decided once for that policy (never stored on the facts).
+* *ordinary response*: final (2xx-5xx), with content, framed, and no reason of the
+  server's to close; its Connection fields depend on the request's version and
+  persistence only (:meth:`Policy.ordinary_answer`).
 
 Facts every function here relies on:
 
@@ -78,6 +89,7 @@ from ._connection import (
     RequestFacts,
     parse_connection,
 )
+from ._forwarding import forwardable_headers
 from ._headers import (
     CONNECTION,
     HOP,
@@ -92,10 +104,7 @@ from ._headers import (
     is_token,
     normalize_http_version,
 )
-from ._policy import (
-    Policy,
-    forwardable_headers,
-)
+from ._policy import Policy
 from ._responses import (
     ANNOUNCE,
     READY_RETRY_AFTER,

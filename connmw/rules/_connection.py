@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from typing import Final, final
 
 from ._headers import (
-    _EMPTY,
-    _KEEP_ALIVE_ONLY,
-    _NO_NAMES,
+    EMPTY_NAMES,
+    KEEP_ALIVE_ONLY,
+    NO_NAMES,
     PROTECTED,
     PROTECTED_PREFIXES,
     Header,
@@ -38,9 +38,9 @@ class ConnectionTokens:
     close: bool = False
     keep_alive: bool = False
     upgrade: bool = False
-    nominated: frozenset[bytes] = _EMPTY
-    refused: frozenset[bytes] = _EMPTY
-    invalid: tuple[bytes, ...] = _NO_NAMES
+    nominated: frozenset[bytes] = EMPTY_NAMES
+    refused: frozenset[bytes] = EMPTY_NAMES
+    invalid: tuple[bytes, ...] = NO_NAMES
     too_many: bool = False
 
     @property
@@ -72,7 +72,7 @@ class ConnectionTokens:
             and not self.invalid
             and not self.refused
             and not self.too_many
-            and self.nominated <= _KEEP_ALIVE_ONLY
+            and self.nominated <= KEEP_ALIVE_ONLY
         )
 
 
@@ -122,8 +122,8 @@ def parse_connection(
         close=close,
         keep_alive=keep_alive,
         upgrade=upgrade,
-        nominated=_EMPTY if too_many or not names else frozenset(names),
-        refused=frozenset(refused) if refused else _EMPTY,
+        nominated=EMPTY_NAMES if too_many or not names else frozenset(names),
+        refused=frozenset(refused) if refused else EMPTY_NAMES,
         invalid=tuple(invalid),
         too_many=too_many,
     )
