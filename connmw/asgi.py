@@ -337,7 +337,8 @@ class ConnectionMiddleware:
         rules, its hook, the hot path; log which profile it is."""
         core = self._core
         server = core.forced or recognise_asgi(send)
-        self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
+        traits = server.traits
+        self._rules = core.policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_asgi)
         self._server_closes = server.closes_itself
         if not self._unseen:  # else the first request's look sets it
             self._plain = self._plain_later

@@ -26,9 +26,13 @@ from .rules import (
     body_needs_framing,
     check_switching_protocols,
     close_reason,
-    drops_content_length,
+    holds_unsized_body,
+    leaves_http10_keep_alive_to_server,
     no_content_reason,
+    offers_websocket,
     readiness_answer,
+    server_closes,
+    switch_refusal,
 )
 from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
 from .servers._recognise import identity
@@ -241,17 +245,17 @@ class ConnectionMiddleware:
         abuse = facts.tokens.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if upgrade is not None and "websocket" in upgrade.lower():  # the Origin policy even unvalidated
+        if offers_websocket(upgrade):  # the Origin policy, even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
         if core.strip_request:
             self._strip(environ, facts)
-        # HTTP/1.0 has no chunked coding (RFC 9112 §7); some servers do not chunk HTTP/1.1.
-        if (facts.http_version == "1.0" or not server.chunks_unsized) and core.buffer_limit:
+        traits = server.traits
+        if core.buffer_limit and holds_unsized_body(facts, traits):
             held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
-        says = server.connection_field
+        says = traits.connection_field
         quiet = says in ("server", "none")  # a quiet server: connmw sends it no Connection field
         # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
         unless_draining = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
@@ -287,7 +291,8 @@ class ConnectionMiddleware:
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
             facts = policy.request_facts(environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"))
         headers = headers if type(headers) is list else list(headers)
-        says = server.connection_field
+        traits = server.traits
+        says = traits.connection_field
         acts = says in ("app", "hook") or server.wsgi_persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
@@ -297,18 +302,11 @@ class ConnectionMiddleware:
             if acts
             else (None, None)
         )
-        if code == 101 and not server.switches_protocols:
+        if switch_refusal(traits, code):
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
         if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
-            for pair in headers:
-                if (
-                    type(pair) is tuple
-                    and len(pair) == 2
-                    and type(pair[0]) is str
-                    and pair[0] not in self._known
-                ):
-                    self._known[pair[0]] = self._core.policy.kind_of(pair[0])
+            self._learn_names(headers)
         fields: Sequence[Header]
         ordinary = no_content is None and reason is None and left is None
         answer = policy.ordinary_answer(facts) if ordinary else None
@@ -323,24 +321,17 @@ class ConnectionMiddleware:
             out, fields, close = self._clean(
                 policy, environ, facts, code, headers, exc_info, (reason, left), framing
             )
-        if (
-            server.says_http10_keep_alive
-            and close
-            and facts.http_version == "1.0"
-            and facts.tokens.keep_alive
-        ):
-            # granian adds its own "keep-alive" to an HTTP/1.0 keep-alive request's answer, so
-            # "close" would read "close, keep-alive": send nothing, granian keeps the connection.
+        if close and leaves_http10_keep_alive_to_server(facts, traits):
             close, fields = False, ()
         added = 0  # connmw's own fields at the end of out
         if (
             fields
-            and (says == "app" or (code == 101 and server.switches_protocols))
-            and not (server.may_refuse_field and _refusing and identity(send) in _refusing)
+            and (says == "app" or (code == 101 and traits.switches_protocols))
+            and not (traits.may_refuse_field and _refusing and identity(send) in _refusing)
         ):
             out.extend(map(_text, fields))
             added = len(fields)
-        if added and server.may_refuse_field:
+        if added and traits.may_refuse_field:
             write, refused = self._start_refusable(server, send, (status, out, exc_info), added)
             close = close and not refused  # the server keeps it, and said nothing
         else:
@@ -360,6 +351,13 @@ class ConnectionMiddleware:
         else:
             environ[_RESPONSE] = None  # nothing more (an error page replacing a bodiless start too)
         return write
+
+    def _learn_names(self, headers: list[Any]) -> None:
+        """Remember the rules' kind of each well-formed str name, for the unchanged start's loop
+        (the app's pairs, loosely typed: any may be malformed)."""
+        for pair in headers:
+            if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and pair[0] not in self._known:
+                self._known[pair[0]] = self._core.policy.kind_of(pair[0])
 
     def _start_refusable(
         self,
@@ -405,7 +403,7 @@ class ConnectionMiddleware:
         policy = self._policies.get(server)
         if policy is None:
             policy = self._core.policy.for_server(
-                keeps_http10=server.keeps_http10, announce=server.announce_wsgi
+                keeps_http10=server.traits.keeps_http10, announce=server.traits.announce_wsgi
             )
             self._policies[server] = policy
         return policy
@@ -428,15 +426,7 @@ class ConnectionMiddleware:
             reason, left = self._core.lifecycle.decide(key)
         if reason is not None:
             return reason, left
-        if server.always_closes and server.connection_field == "app":
-            return "server", None  # it closes every connection (uWSGI's --http-socket): say so
-        unsized = server.closes_unsized_bodiless
-        if (
-            no_content is not None
-            and facts.persistent
-            and (unsized == "always" or (unsized == "head" and no_content == "head"))
-            and (drops_content_length(code) or not _has_length(headers))
-        ):
+        if server_closes(facts, server.traits, code, no_content, headers):
             return "server", None  # it closes, and would not say so beside connmw's keep-alive
         return None, left
 
@@ -741,10 +731,6 @@ def _close(result: Iterable[bytes]) -> None:
     close = getattr(result, "close", None)
     if close is not None:
         close()
-
-
-def _has_length(headers: list[Any]) -> bool:
-    return any(type(pair) is tuple and str(pair[0]).lower() == "content-length" for pair in headers)
 
 
 def _status_code(status: str) -> int:

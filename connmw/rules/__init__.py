@@ -8,7 +8,8 @@ the shared vocabulary), ``_connection`` (the Connection field and a request's fa
 ``_names`` (header names as one configuration judges them), ``_responses`` (no
 content, framing, close reasons, readiness), ``_websocket`` (judging handshakes, their
 verdicts, origins), ``_policy`` (:class:`Policy`: requests read and responses decided,
-configured once) and ``_forwarding`` (:func:`forwardable_headers`). Public names are
+configured once), ``_forwarding`` (:func:`forwardable_headers`) and ``_traits``
+(:class:`ServerTraits`, a server's behaviour as data, and the decisions that need it). Public names are
 re-exported here; the decisions are written out in the repository's docs/policy.md.
 
 Words used throughout:
@@ -117,6 +118,16 @@ from ._responses import (
     no_content_reason,
     readiness_answer,
 )
+from ._traits import (
+    FieldRoute,
+    ServerTraits,
+    UnsizedBodiless,
+    holds_unsized_body,
+    leaves_http10_keep_alive_to_server,
+    offers_websocket,
+    server_closes,
+    switch_refusal,
+)
 from ._websocket import (
     ACCEPT_H2,
     WEBSOCKET_GUID,
@@ -143,23 +154,31 @@ __all__ = [
     "WEBSOCKET_GUID",
     "Announce",
     "ConnectionTokens",
+    "FieldRoute",
     "HandshakeVerdict",
     "Header",
     "OriginPolicy",
     "Policy",
     "RequestFacts",
     "ResponsePlan",
+    "ServerTraits",
+    "UnsizedBodiless",
     "asks_readiness",
     "body_needs_framing",
     "check_switching_protocols",
     "close_reason",
     "drops_content_length",
     "forwardable_headers",
+    "holds_unsized_body",
     "is_token",
+    "leaves_http10_keep_alive_to_server",
     "no_content_reason",
     "normalize_http_version",
+    "offers_websocket",
     "parse_connection",
     "readiness_answer",
     "same_origin",
+    "server_closes",
+    "switch_refusal",
     "websocket_accept",
 ]

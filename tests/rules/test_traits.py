@@ -1,0 +1,141 @@
+"""The decisions that depend on a server's traits, as pure table-tested functions.
+
+Each row names the server behaviour it stands for (docs/servers.md measured them); the
+adapters only read these answers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from connmw.rules import (
+    Policy,
+    RequestFacts,
+    ServerTraits,
+    holds_unsized_body,
+    leaves_http10_keep_alive_to_server,
+    offers_websocket,
+    server_closes,
+    switch_refusal,
+)
+from connmw.servers import SERVERS, UNKNOWN
+
+POLICY = Policy(http10_keep_alive=True)
+KEEP_11 = POLICY.request_facts("1.1", None)
+CLOSE_11 = POLICY.request_facts("1.1", b"close")
+KEEP_10 = POLICY.request_facts("1.0", b"keep-alive")
+PLAIN_10 = POLICY.request_facts("1.0", None)
+SIZED = [("Content-Type", "text/plain"), ("Content-Length", "0")]
+UNSIZED = [("Content-Type", "text/plain")]
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "traits", "held"),
+    [
+        pytest.param(KEEP_11, ServerTraits(), False, id="http11-on-a-chunking-server-streams"),
+        pytest.param(PLAIN_10, ServerTraits(), True, id="http10-has-no-chunked-coding"),
+        pytest.param(
+            KEEP_11, ServerTraits(chunks_unsized=False), True, id="http11-on-a-server-that-does-not-chunk"
+        ),
+    ],
+)
+def test_holds_unsized_body(request_facts: RequestFacts, traits: ServerTraits, held: bool) -> None:
+    assert holds_unsized_body(request_facts, traits) is held
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "traits", "status", "no_content", "headers", "closes"),
+    [
+        pytest.param(KEEP_11, ServerTraits(), 200, None, UNSIZED, False, id="plain-server-keeps"),
+        pytest.param(
+            KEEP_11, ServerTraits(always_closes=True, connection_field="app"), 200, None, SIZED, True,
+            id="uwsgi-http-socket-closes-every-connection",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(always_closes=True, connection_field="none"), 200, None, SIZED, False,
+            id="always-closes-but-connmw-has-no-field-to-say-it",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(closes_unsized_bodiless="head"), 200, "head", UNSIZED, True,
+            id="head-without-length-closed-by-a-head-closing-server",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(closes_unsized_bodiless="head"), 200, "head", SIZED, False,
+            id="head-with-length-kept",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(closes_unsized_bodiless="head"), 204, "204", UNSIZED, False,
+            id="204-kept-by-a-head-closing-server",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(closes_unsized_bodiless="always"), 304, "304", SIZED, True,
+            id="304-closed-even-with-a-length-it-drops",
+        ),
+        pytest.param(
+            CLOSE_11, ServerTraits(closes_unsized_bodiless="always"), 204, "204", UNSIZED, False,
+            id="already-closing-request-needs-no-second-reason",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(closes_unsized_bodiless="always"), 204, "204",
+            [(b"Content-Length", b"0")], True,
+            id="bytes-names-read-alike",
+        ),
+    ],
+)
+def test_server_closes(  # noqa: PLR0917 (one table row)
+    request_facts: RequestFacts,
+    traits: ServerTraits,
+    status: int,
+    no_content: str | None,
+    headers: list[tuple[object, object]],
+    closes: bool,
+) -> None:
+    assert server_closes(request_facts, traits, status, no_content, headers) is closes
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "traits", "leaves"),
+    [
+        pytest.param(
+            KEEP_10, ServerTraits(says_http10_keep_alive=True), True, id="granian-http10-keep-alive"
+        ),
+        pytest.param(PLAIN_10, ServerTraits(says_http10_keep_alive=True), False, id="granian-plain-http10"),
+        pytest.param(KEEP_10, ServerTraits(), False, id="other-servers-http10-keep-alive"),
+        pytest.param(KEEP_11, ServerTraits(says_http10_keep_alive=True), False, id="granian-http11"),
+    ],
+)
+def test_leaves_http10_keep_alive_to_server(
+    request_facts: RequestFacts, traits: ServerTraits, leaves: bool
+) -> None:
+    assert leaves_http10_keep_alive_to_server(request_facts, traits) is leaves
+
+
+@pytest.mark.parametrize(
+    ("traits", "status", "refused"),
+    [
+        pytest.param(ServerTraits(switches_protocols=False), 101, True, id="101-where-it-cannot-switch"),
+        pytest.param(ServerTraits(switches_protocols=True), 101, False, id="101-where-it-can"),
+        pytest.param(ServerTraits(switches_protocols=False), 200, False, id="200-is-no-switch"),
+    ],
+)
+def test_switch_refusal(traits: ServerTraits, status: int, refused: bool) -> None:
+    assert switch_refusal(traits, status) is refused
+
+
+@pytest.mark.parametrize(
+    ("upgrade", "offered"),
+    [
+        pytest.param(None, False, id="none"),
+        pytest.param("websocket", True, id="str"),
+        pytest.param(b"WebSocket", True, id="any-case"),
+        pytest.param("h2c, websocket/13", True, id="in-a-list-with-a-version"),
+        pytest.param("websockets", False, id="another-protocol-whose-name-contains-it"),
+        pytest.param("h2c", False, id="another-protocol"),
+    ],
+)
+def test_offers_websocket(upgrade: str | bytes | None, offered: bool) -> None:
+    assert offers_websocket(upgrade) is offered
+
+
+def test_every_profile_holds_its_traits_as_rules_data() -> None:
+    assert all(isinstance(profile.traits, ServerTraits) for profile in [*SERVERS.values(), UNKNOWN])
