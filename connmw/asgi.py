@@ -15,8 +15,8 @@ from .rules import (
     Policy,
     RequestFacts,
     asks_readiness,
+    asks_server,
     body_needs_framing,
-    close_reason,
     no_content_reason,
     readiness_answer,
 )
@@ -318,10 +318,13 @@ class ConnectionMiddleware:
             requests_left=left,
             server_announces=announces,
         )
-        if close or removed:
-            self._account(facts, scope, close, removed, reason, framing=framing)
+        if removed:
+            self._removed(removed)
+        if close:  # connmw's decision always reaches an ASGI connection: a field or the hook
+            key = _connection_key(scope) if self._core.lifecycle_on else None
+            self._core.closed(facts, reason, key, framing=framing)
         persist = server.asgi_persist
-        if persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
+        if persist is not None and asks_server(facts, server.traits, message["status"], close):
             persist(send, not close)
         if new is headers:
             return message
@@ -348,24 +351,6 @@ class ConnectionMiddleware:
         if server is UNKNOWN and core.forced is None:
             core.reporter.unrecognised()  # once per middleware: the server, not each request
         return server
-
-    def _account(
-        self,
-        facts: RequestFacts,
-        scope: Scope,
-        close: bool,
-        removed: Sequence[bytes],
-        reason: str | None,
-        *,
-        framing: bool = False,
-    ) -> None:
-        """Count and log what a response start changed; strict mode raises here."""
-        if removed:
-            self._removed(removed)
-        if close:
-            if reason is None and self._core.lifecycle_on:
-                self._core.lifecycle.forget(_connection_key(scope))
-            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
 
     def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.

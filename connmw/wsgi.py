@@ -23,9 +23,9 @@ from .rules import (
     Policy,
     RequestFacts,
     asks_readiness,
+    asks_server,
     body_needs_framing,
     check_switching_protocols,
-    close_reason,
     holds_unsized_body,
     leaves_http10_keep_alive_to_server,
     no_content_reason,
@@ -336,13 +336,10 @@ class ConnectionMiddleware:
             close = close and not refused  # the server keeps it, and said nothing
         else:
             write = send(status, out, exc_info)
-        if close and acts:
-            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
-            if reason is None:
-                self._core.lifecycle.forget(key)
+        if close and acts:  # connmw's decision reaches the connection: a field or the hook
+            self._core.closed(facts, reason, key, framing=framing)
         after = None
-        asks = close or says == "hook" or facts.http_version == "1.0"  # keep 1.0 where granted
-        if server.wsgi_persist is not None and code != 101 and asks:
+        if server.wsgi_persist is not None and asks_server(facts, traits, code, close):
             after = server.wsgi_persist(write, not close, tuple(fields))
         if no_content is not None or after is not None:
             environ[_RESPONSE] = _Pending(no_content, after)

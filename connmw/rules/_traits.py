@@ -107,6 +107,14 @@ def switch_refusal(traits: ServerTraits, status: int) -> bool:
     return status == 101 and not traits.switches_protocols
 
 
+def asks_server(request: RequestFacts, traits: ServerTraits, status: int, close: bool) -> bool:
+    """Whether to ask the server, through its hook, to keep or close the connection after this
+    response: when it closes, on HTTP/1.0 (kept only where granted, RFC 9112 §9.3), and on
+    every response where connmw's field reaches the client only through the hook. Never on
+    an interim (1xx) response: the final response decides (RFC 9110 §15.2)."""
+    return status >= 200 and (close or request.http_version == "1.0" or traits.connection_field == "hook")
+
+
 def offers_websocket(upgrade: AnyName | None) -> bool:
     """Whether an Upgrade field's list names the WebSocket protocol (RFC 9110 §7.8, RFC 6455
     §4.1), read as the rules read every Upgrade field (case-insensitive, versions dropped)."""

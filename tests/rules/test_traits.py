@@ -12,6 +12,7 @@ from connmw.rules import (
     Policy,
     RequestFacts,
     ServerTraits,
+    asks_server,
     holds_unsized_body,
     leaves_http10_keep_alive_to_server,
     offers_websocket,
@@ -139,3 +140,22 @@ def test_offers_websocket(upgrade: str | bytes | None, offered: bool) -> None:
 
 def test_every_profile_holds_its_traits_as_rules_data() -> None:
     assert all(isinstance(profile.traits, ServerTraits) for profile in [*SERVERS.values(), UNKNOWN])
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "traits", "status", "close", "asks"),
+    [
+        pytest.param(KEEP_11, ServerTraits(), 200, False, False, id="kept-http11-needs-no-word"),
+        pytest.param(KEEP_11, ServerTraits(), 200, True, True, id="a-close-is-made-real"),
+        pytest.param(KEEP_10, ServerTraits(), 200, False, True, id="http10-kept-only-where-granted"),
+        pytest.param(
+            KEEP_11, ServerTraits(connection_field="hook"), 200, False, True, id="hook-route-every-time"
+        ),
+        pytest.param(KEEP_11, ServerTraits(), 101, True, False, id="interim-101-decides-nothing"),
+        pytest.param(KEEP_10, ServerTraits(), 103, False, False, id="interim-103-decides-nothing"),
+    ],
+)
+def test_asks_server(
+    request_facts: RequestFacts, traits: ServerTraits, status: int, close: bool, asks: bool
+) -> None:
+    assert asks_server(request_facts, traits, status, close) is asks
