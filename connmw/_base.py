@@ -18,7 +18,7 @@ from .config import Config, load_config
 from .errors import ConfigError
 from .lifecycle import Lifecycle
 from .report import Reporter, logger
-from .rules import Policy, RequestFacts, close_reason
+from .rules import Policy
 from .servers import ServerProfile, profile
 
 __all__ = ["Core", "built_by_a_running_server", "refuse_to_run", "warn_nested", "wrapped_app"]
@@ -60,7 +60,7 @@ class Core:
                 "application: expected auto, unknown, or a server of that interface (docs/servers.md)"
             )
 
-    def closed(self, facts: RequestFacts, reason: str | None, key: Hashable | None, *, framing: bool) -> None:
+    def closed(self, reason: str, forget: bool, key: Hashable | None) -> None:
         """A response closed its connection as connmw decided: count it by reason, and, when the
         close was not the lifecycle's own (drain, limits), forget the connection's count.
 
@@ -68,13 +68,13 @@ class Core:
         reaches the connection (a field or a server hook): always on ASGI; on WSGI unless the
         server alone decides (its field route is ``server`` or ``none`` and it has no hook).
 
-        :param reason: the lifecycle's or the server's reason (``None``: the request's, the
-            application's or the framing's, :func:`connmw.rules.close_reason`).
+        :param reason: the counter's reason (:func:`connmw.rules.close_reason`).
+        :param forget: the close is not the lifecycle's own (drain, limits): drop what it
+            knows of the connection.
         :param key: the connection, as the lifecycle knows it (``None``: unknown).
-        :param framing: a held HTTP/1.0 body outgrew its buffer and goes out undelimited.
         """
-        self.reporter.closed(close_reason(facts, reason, framing=framing))
-        if reason is None and self.lifecycle_on:
+        self.reporter.closed(reason)
+        if forget and self.lifecycle_on:
             self.lifecycle.forget(key)
 
 

@@ -15,7 +15,6 @@ from .rules import (
     Policy,
     RequestFacts,
     asks_readiness,
-    asks_server,
     body_needs_framing,
     no_content_reason,
     readiness_answer,
@@ -310,25 +309,27 @@ class ConnectionMiddleware:
         announces = server.closes_itself is not None and server.closes_itself(send)
         if announces and reason is None:
             reason = "server"
-        new, close, removed = self._rules.finish_response(
+        plan = self._rules.plan_response(
             facts,
             message["status"],
             headers,
-            server_close=reason is not None,
+            traits=server.traits,
+            server_reason=reason,
             requests_left=left,
             server_announces=announces,
+            framing=framing,
         )
-        if removed:
-            self._removed(removed)
-        if close:  # connmw's decision always reaches an ASGI connection: a field or the hook
-            key = _connection_key(scope) if self._core.lifecycle_on else None
-            self._core.closed(facts, reason, key, framing=framing)
+        if plan.removed:
+            self._removed(plan.removed)
+        if plan.close_reason is not None:  # connmw's decision always reaches an ASGI connection
+            key = _connection_key(scope) if plan.forget and self._core.lifecycle_on else None
+            self._core.closed(plan.close_reason, plan.forget, key)
         persist = server.asgi_persist
-        if persist is not None and asks_server(facts, server.traits, message["status"], close):
-            persist(send, not close)
-        if new is headers:
+        if persist is not None and plan.ask_server:
+            persist(send, not plan.close)
+        if plan.headers is headers:
             return message
-        return {**message, "headers": new}
+        return {**message, "headers": plan.headers}
 
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""

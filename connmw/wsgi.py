@@ -26,6 +26,7 @@ from .rules import (
     asks_server,
     body_needs_framing,
     check_switching_protocols,
+    close_reason,
     holds_unsized_body,
     leaves_http10_keep_alive_to_server,
     no_content_reason,
@@ -337,7 +338,7 @@ class ConnectionMiddleware:
         else:
             write = send(status, out, exc_info)
         if close and acts:  # connmw's decision reaches the connection: a field or the hook
-            self._core.closed(facts, reason, key, framing=framing)
+            self._core.closed(close_reason(facts, reason, framing=framing), reason is None, key)
         after = None
         if server.wsgi_persist is not None and asks_server(facts, traits, code, close):
             after = server.wsgi_persist(write, not close, tuple(fields))

@@ -6,11 +6,13 @@ adapters read a request, ask it what to do, and write the answer. Its modules, b
 concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions:
 the shared vocabulary), ``_connection`` (the Connection field and a request's facts),
 ``_names`` (header names as one configuration judges them), ``_responses`` (no
-content, framing, close reasons, readiness), ``_websocket`` (judging handshakes, their
-verdicts, origins), ``_policy`` (:class:`Policy`: requests read and responses decided,
-configured once), ``_forwarding`` (:func:`forwardable_headers`) and ``_traits``
-(:class:`ServerTraits`, a server's behaviour as data, and the decisions that need it). Public names are
-re-exported here; the decisions are written out in the repository's docs/policy.md.
+content, framing, close reasons, readiness), ``_finishing`` (responses decided: fields,
+removals, close), ``_plan`` (:class:`PlannedResponse`, one response start planned),
+``_traits`` (:class:`ServerTraits`, a server's behaviour as data, and the decisions that
+need it), ``_websocket`` (judging handshakes, their verdicts, origins), ``_policy``
+(:class:`Policy`: every decision configured once; requests read) and ``_forwarding``
+(:func:`forwardable_headers`). Public names are re-exported here; the decisions are
+written out in the repository's docs/policy.md.
 
 Words used throughout:
 
@@ -105,6 +107,7 @@ from ._headers import (
     is_token,
     normalize_http_version,
 )
+from ._plan import PlannedResponse
 from ._policy import Policy
 from ._responses import (
     ANNOUNCE,
@@ -159,6 +162,7 @@ __all__ = [
     "HandshakeVerdict",
     "Header",
     "OriginPolicy",
+    "PlannedResponse",
     "Policy",
     "RequestFacts",
     "ResponsePlan",

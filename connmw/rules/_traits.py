@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ._connection import RequestFacts, _upgrade_protocols
 from ._headers import AnyName, _as_bytes, _as_lower_bytes
@@ -65,6 +65,10 @@ class ServerTraits:
     closes_unsized_bodiless: UnsizedBodiless = "never"
     says_http10_keep_alive: bool = False
     switches_protocols: bool = False
+
+
+DEFAULT_TRAITS: Final = ServerTraits()
+"""A server that does nothing connmw must know of."""
 
 
 def holds_unsized_body(request: RequestFacts, traits: ServerTraits) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from ..rules import FieldRoute, ServerTraits, UnsizedBodiless
+from ..rules._traits import DEFAULT_TRAITS
 
 __all__ = [
     "NO_MARKERS",
@@ -61,7 +62,6 @@ class Markers:
 
 
 NO_MARKERS: Final = Markers()
-DEFAULT_TRAITS: Final = ServerTraits()
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per profile

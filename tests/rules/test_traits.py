@@ -6,9 +6,12 @@ adapters only read these answers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from connmw.rules import (
+    Header,
     Policy,
     RequestFacts,
     ServerTraits,
@@ -159,3 +162,59 @@ def test_asks_server(
     request_facts: RequestFacts, traits: ServerTraits, status: int, close: bool, asks: bool
 ) -> None:
     assert asks_server(request_facts, traits, status, close) is asks
+
+
+APP_200: list[Header] = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+TEXT: list[Header] = [(b"content-type", b"text/plain")]
+KEEP: Header = (b"connection", b"keep-alive")
+CLOSE: Header = (b"connection", b"close")
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "status", "headers", "method", "options", "expected"),
+    [
+        pytest.param(
+            KEEP_11, 200, APP_200, "GET", {},
+            ([*APP_200, KEEP], False, (), None, False, None, False),
+            id="ordinary-keeps",
+        ),
+        pytest.param(
+            CLOSE_11, 200, APP_200, "GET", {"traits": ServerTraits(connection_field="hook")},
+            ([*APP_200, CLOSE], True, (), "client", True, None, True),
+            id="client-close-counted-forgotten-and-asked-of-a-hook-server",
+        ),
+        pytest.param(
+            KEEP_11, 200, APP_200, "HEAD", {"server_reason": "drain"},
+            ([*APP_200, CLOSE], True, (), "drain", False, "head", True),
+            id="drain-on-head-keeps-the-lifecycle-count-and-drops-the-body",
+        ),
+        pytest.param(
+            KEEP_11, 204, [(b"content-length", b"0"), (b"keep-alive", b"x")], "GET", {},
+            ([KEEP], False, (b"content-length", b"keep-alive"), None, False, "204", False),
+            id="204-loses-its-length-and-hop-by-hop",
+        ),
+        pytest.param(
+            PLAIN_10, 200, TEXT, "GET", {"framing": True},
+            ([*TEXT, CLOSE], True, (), "client", True, None, True),
+            id="http10-unsized-closes-for-the-client",
+        ),
+        pytest.param(
+            KEEP_10, 200, TEXT, "GET", {"framing": True},
+            ([*TEXT, CLOSE], True, (), "framing", True, None, True),
+            id="http10-keep-alive-unsized-closes-for-framing",
+        ),
+    ],
+)
+def test_plan_response(  # noqa: PLR0917 (one table row)
+    request_facts: RequestFacts,
+    status: int,
+    headers: list[Header],
+    method: str,
+    options: dict[str, Any],
+    expected: tuple[object, ...],
+) -> None:
+    """One response start planned: headers, close, removed, the counter's reason, whether the
+    lifecycle forgets the connection, why the body is dropped, whether to ask the server."""
+    plan = POLICY.plan_response(request_facts, status, headers, method=method, **options)
+    got = (list(plan.headers), plan.close, plan.removed, plan.close_reason, plan.forget, plan.no_content)
+    assert (*got, plan.ask_server) == expected
