@@ -240,7 +240,7 @@ class ConnectionMiddleware:
                     or ((closes := self._server_closes) is not None and closes(send))
                     or (new := self._rules.quick_finish_reading(reading, message["status"], headers)) is None
                 ):
-                    message = self._start(message, facts, scope, send)
+                    message = self._start(message, reading.facts, scope, send)  # one cell, not two
                     # quick_finish_reading declines every status without content (1xx, 204, 304):
                     # the rest of such a response goes through a send that drops its bytes.
                     reason = no_content_reason(None, message["status"])
