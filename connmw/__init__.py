@@ -24,6 +24,7 @@ code, same behaviour, less time per request. Without it the pure-Python modules 
 from __future__ import annotations
 
 from . import rules as _rules
+from ._counters import stats
 from .config import Config, load_config
 from .errors import (
     ConfigError,
@@ -34,7 +35,6 @@ from .errors import (
     SwitchingProtocolsError,
 )
 from .lifecycle import drain, draining, undrain
-from .report import stats
 from .rules import Policy, RequestFacts, forwardable_headers
 
 __all__ = [

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._core import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._counters import Stats, logger
 from .config import Config, check_environment
 from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
@@ -124,7 +124,7 @@ class ConnectionMiddleware:
     # and types its factory as ``(app, /, **options)``, which a positional-or-keyword ``app``
     # fails under mypy (``**options`` could hold a second one); Litestar's ``DefineMiddleware``
     # passes ``app=``. So ``app`` is positional-only here and a keyword ``app`` is taken out
-    # of the options (connmw._base.wrapped_app), never read as one. Overloads would type both
+    # of the options (connmw._core.wrapped_app), never read as one. Overloads would type both
     # ways apart, but mypyc cannot compile an overloaded ``__init__``.
     def __init__(
         self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any

@@ -13,11 +13,11 @@ from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._base import Core, warn_nested
+from ._core import Core, warn_nested
+from ._counters import Stats, logger
 from .config import Config, check_environment
 from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
-from .report import Stats, logger
 from .rules import (
     Header,
     Policy,

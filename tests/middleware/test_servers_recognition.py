@@ -19,7 +19,7 @@ from wsgiref.validate import validator
 
 import pytest
 
-from connmw import ConfigError, load_config, report
+from connmw import ConfigError, _counters, load_config
 from connmw.asgi import ConnectionMiddleware as AsgiMiddleware
 from connmw.servers import (
     NAMES,
@@ -299,7 +299,7 @@ def test_unknown_forced_is_not_counted_as_unrecognised() -> None:
 
 @pytest.fixture
 def fresh_log(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    monkeypatch.setattr(report, "_already_warned", set())
+    monkeypatch.setattr(_counters, "_already_warned", set())
     caplog.set_level(logging.INFO, logger="connmw")
     return caplog
 

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Any, TypeVar, final
 
 from . import metrics
+from ._counters import Reporter, logger
 from .config import Config, load_config
 from .errors import ConfigError
 from .lifecycle import Lifecycle
-from .report import Reporter, logger
 from .rules import Policy
 from .servers import ServerProfile, profile
 
