@@ -2,7 +2,7 @@
 
 The adapters hold a :class:`Core` rather than inherit from one: mypyc (the accelerated
 build) crashes calling an instance of a compiled class that defines ``__call__`` when its
-compiled base class does not (mypy 2.4, reproduced with a five-line pair of classes), and
+compiled base class does not (docs/benchmarks.md, "Spellings the hot path keeps"), and
 a compiled class with a Python base is no native class at all (its attributes then live
 in a ``__dict__``, looked up by name on every request).
 """

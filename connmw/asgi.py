@@ -230,7 +230,7 @@ class ConnectionMiddleware:
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
-            # own per message, which halves the cost of a streamed body.
+            # own per message (docs/benchmarks.md, "Spellings the hot path keeps").
             nonlocal send
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
@@ -249,7 +249,7 @@ class ConnectionMiddleware:
                         send = self._dropping(reason, send)
                         return started
                 elif new is not headers:
-                    message = dict(message)  # copy, then set: a third cheaper than {**message, ...}
+                    message = dict(message)  # copy, then set: cheaper than {**message, ...}
                     message["headers"] = new
             return send(message)
 
