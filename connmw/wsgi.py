@@ -27,13 +27,16 @@ from .rules import (
     body_needs_framing,
     check_switching_protocols,
     close_reason,
+    fields_reach_client,
     holds_unsized_body,
+    keeps_as_connmw_would,
     leaves_http10_keep_alive_to_server,
     no_content_reason,
     offers_websocket,
     readiness_answer,
     server_closes,
     switch_refusal,
+    takes_fields,
 )
 from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
 from .servers._recognise import identity
@@ -59,8 +62,6 @@ _NOT_STARTED: Final = "not started"
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
 
-# _respond's answer for a request that needs only the unchanged start of __call__.
-_CALL_QUIETLY: Final[list[bytes]] = []
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 _refusing: set[object] = set()  # start_responses (by identity) that refused connmw's field
@@ -181,10 +182,12 @@ class ConnectionMiddleware:
             and not (seen.unless_draining and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
+            server = None  # this start_response is recognised if the rules are needed
         else:
             answer = self._respond(environ, start_response, connection)
-            if answer is not _CALL_QUIETLY:  # identity: whatever an app returns is another object
+            if type(answer) is not _Remembered:  # the app's answer, or connmw's
                 return answer
+            server = answer.server  # recognised from this very start_response
         # The server decides alone: a clean start with content passes as it is, and the
         # app's iterable comes back as it is. A closure, not an object or a partial: the
         # cheapest call in both builds (docs/benchmarks.md).
@@ -214,18 +217,18 @@ class ConnectionMiddleware:
             started = clean  # False again for a second start (PEP 3333's exc_info)
             if clean:
                 return start_response(status, headers, exc_info)
-            return self._start(environ, start_response, status, headers, exc_info)
+            return self._start(environ, start_response, status, headers, exc_info, server=server)
 
         result = self.app(environ, start_unchanged)
         return result if started else _Guarded.around(self, environ, result)
 
     def _respond(
         self, environ: WSGIEnvironment, start_response: StartResponse, connection: str | None
-    ) -> Iterable[bytes]:
+    ) -> Iterable[bytes] | _Remembered:
         """The app's answer off the remembered path: judge, strip, hold, then call it.
 
-        :data:`_CALL_QUIETLY`: the request's facts are published and it needs nothing
-        more; the caller calls the app with its unchanged start."""
+        A :class:`_Remembered`: the request's facts are published and it needs nothing
+        more; the caller calls the app with its unchanged start (the server known)."""
         core = self._core
         if self._ready is not None and asks_readiness(
             environ.get("REQUEST_METHOD"),
@@ -254,22 +257,21 @@ class ConnectionMiddleware:
             self._strip(environ, facts)
         traits = server.traits
         if core.buffer_limit and holds_unsized_body(facts, traits):
-            held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
+            start = partial(self._start, environ, start_response, server=server)
+            held = _HeldResponse(start, environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
-        says = traits.connection_field
-        quiet = says in ("server", "none")  # a quiet server: connmw sends it no Connection field
-        # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
-        unless_draining = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
+        quiet = not takes_fields(traits)  # connmw sends it no Connection field
+        unless_draining = keeps_as_connmw_would(facts, traits) and not core.lifecycle_on
         if ((quiet and server.wsgi_persist is None) or (unless_draining and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
+            seen = _Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining, server)
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
-                software = environ.get("SERVER_SOFTWARE")
-                self._plain[connection] = _Remembered(facts, protocol, software, unless_draining)
-            return _CALL_QUIETLY
+                self._plain[connection] = seen
+            return seen
         return _Guarded.around(
-            self, environ, self.app(environ, partial(self._start, environ, start_response))
+            self, environ, self.app(environ, partial(self._start, environ, start_response, server=server))
         )
 
     def _start(
@@ -280,13 +282,16 @@ class ConnectionMiddleware:
         headers: Sequence[tuple[str, str]],
         exc_info: OptExcInfo | None = None,
         *,
+        server: ServerProfile | None = None,
         framing: bool = False,
     ) -> Write:
         """start_response when headers need cleaning, a 101 checking or the server a field.
 
+        ``server``: the server, when the request's walk already knows it (else recognised);
         ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
         """
-        server = self._server_of(environ, send)
+        if server is None:
+            server = self._server_of(environ, send)
         policy = self._policy_of(server)
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
@@ -294,7 +299,7 @@ class ConnectionMiddleware:
         headers = headers if type(headers) is list else list(headers)
         traits = server.traits
         says = traits.connection_field
-        acts = says in ("app", "hook") or server.wsgi_persist is not None  # connmw can close it
+        acts = takes_fields(traits) or server.wsgi_persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         key = _connection_key(environ) if self._core.lifecycle_on else None
@@ -327,7 +332,7 @@ class ConnectionMiddleware:
         added = 0  # connmw's own fields at the end of out
         if (
             fields
-            and (says == "app" or (code == 101 and traits.switches_protocols))
+            and fields_reach_client(traits, code)
             and not (traits.may_refuse_field and _refusing and identity(send) in _refusing)
         ):
             out.extend(map(_text, fields))
@@ -529,18 +534,24 @@ class _Remembered:
     """What the rules decided for a request that needs nothing but its facts published.
 
     Remembered by its Connection field; it stands for requests with the same protocol
-    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``). ``unless_draining``:
-    the server keeps the connection exactly when connmw would, so nothing is asked of it,
+    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``; recognised as ``server``).
+    ``unless_draining``: the server keeps the connection exactly when connmw would, so nothing is asked of it,
     unless connmw drains (then it must close).
     """
 
     def __init__(
-        self, facts: RequestFacts, protocol: object, software: object, unless_draining: bool
+        self,
+        facts: RequestFacts,
+        protocol: object,
+        software: object,
+        unless_draining: bool,
+        server: ServerProfile,
     ) -> None:
         self.facts = facts
         self.protocol = protocol
         self.software = software
         self.unless_draining = unless_draining
+        self.server = server
 
 
 def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:

@@ -126,11 +126,14 @@ from ._traits import (
     ServerTraits,
     UnsizedBodiless,
     asks_server,
+    fields_reach_client,
     holds_unsized_body,
+    keeps_as_connmw_would,
     leaves_http10_keep_alive_to_server,
     offers_websocket,
     server_closes,
     switch_refusal,
+    takes_fields,
 )
 from ._websocket import (
     ACCEPT_H2,
@@ -174,9 +177,11 @@ __all__ = [
     "check_switching_protocols",
     "close_reason",
     "drops_content_length",
+    "fields_reach_client",
     "forwardable_headers",
     "holds_unsized_body",
     "is_token",
+    "keeps_as_connmw_would",
     "leaves_http10_keep_alive_to_server",
     "no_content_reason",
     "normalize_http_version",
@@ -186,5 +191,6 @@ __all__ = [
     "same_origin",
     "server_closes",
     "switch_refusal",
+    "takes_fields",
     "websocket_accept",
 ]

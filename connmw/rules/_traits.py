@@ -119,6 +119,28 @@ def asks_server(request: RequestFacts, traits: ServerTraits, status: int, close:
     return status >= 200 and (close or request.http_version == "1.0" or traits.connection_field == "hook")
 
 
+def takes_fields(traits: ServerTraits) -> bool:
+    """WSGI: whether connmw's Connection fields reach the client at all on this server (in the
+    application's headers or through its hook); a server that writes its own, or none, decides
+    persistence alone."""
+    return traits.connection_field in ("app", "hook")
+
+
+def fields_reach_client(traits: ServerTraits, status: int) -> bool:
+    """WSGI: whether connmw's fields go in the application's headers for this response: on a
+    server that passes them, and on a 101 where the server hands the connection over (its
+    Upgrade and ``Connection: upgrade`` are the application's to send, RFC 9110 §7.8)."""
+    return traits.connection_field == "app" or (status == 101 and traits.switches_protocols)
+
+
+def keeps_as_connmw_would(request: RequestFacts, traits: ServerTraits) -> bool:
+    """WSGI: a server that takes no field keeps this connection (HTTP/1.1 or later) exactly when
+    connmw would (RFC 9112 §9.3: persistent unless ``close``), so nothing need be asked of it
+    (unless connmw drains, or its lifecycle limits the connection). HTTP/1.0 is kept only
+    where connmw grants it, so it is always asked."""
+    return not takes_fields(traits) and request.persistent and request.http_version != "1.0"
+
+
 def offers_websocket(upgrade: AnyName | None) -> bool:
     """Whether an Upgrade field's list names the WebSocket protocol (RFC 9110 §7.8, RFC 6455
     §4.1), read as the rules read every Upgrade field (case-insensitive, versions dropped)."""

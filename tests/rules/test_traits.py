@@ -11,16 +11,20 @@ from typing import Any
 import pytest
 
 from connmw.rules import (
+    FieldRoute,
     Header,
     Policy,
     RequestFacts,
     ServerTraits,
     asks_server,
+    fields_reach_client,
     holds_unsized_body,
+    keeps_as_connmw_would,
     leaves_http10_keep_alive_to_server,
     offers_websocket,
     server_closes,
     switch_refusal,
+    takes_fields,
 )
 from connmw.servers import SERVERS, UNKNOWN
 
@@ -218,3 +222,27 @@ def test_plan_response(  # noqa: PLR0917 (one table row)
     plan = POLICY.plan_response(request_facts, status, headers, method=method, **options)
     got = (list(plan.headers), plan.close, plan.removed, plan.close_reason, plan.forget, plan.no_content)
     assert (*got, plan.ask_server) == expected
+
+
+@pytest.mark.parametrize(
+    ("route", "takes", "reach_200", "reach_101_switching", "keeps_11", "keeps_10"),
+    [
+        pytest.param("app", True, True, True, False, False, id="app-granian-cheroot-uwsgi"),
+        pytest.param("hook", True, False, True, False, False, id="hook-twisted-django"),
+        pytest.param("server", False, False, True, True, False, id="server-gunicorn-waitress"),
+        pytest.param("none", False, False, True, True, False, id="none-wsgiref"),
+    ],
+)
+def test_field_routes(  # noqa: PLR0917 (one table row)
+    route: FieldRoute, takes: bool, reach_200: bool, reach_101_switching: bool, keeps_11: bool, keeps_10: bool
+) -> None:
+    """WSGI: where connmw's fields go on each route, and when a server that takes none keeps
+    a connection exactly as connmw would (HTTP/1.0 is always asked: kept only where granted)."""
+    traits = ServerTraits(connection_field=route, switches_protocols=True)
+    assert takes_fields(traits) is takes
+    assert fields_reach_client(traits, 200) is reach_200
+    assert fields_reach_client(traits, 101) is reach_101_switching
+    assert fields_reach_client(ServerTraits(connection_field=route), 101) is reach_200
+    assert keeps_as_connmw_would(KEEP_11, traits) is keeps_11
+    assert keeps_as_connmw_would(KEEP_10, traits) is keeps_10
+    assert keeps_as_connmw_would(CLOSE_11, traits) is False
