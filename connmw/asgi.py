@@ -214,17 +214,16 @@ class ConnectionMiddleware:
             version = scope.get("http_version", "1.1")
             head = scope.get("method") == "HEAD"
         reading = self._rules.read(version, scope["headers"])
-        facts = reading.facts
         state = scope.get("state")
         if type(state) is dict:  # _publish, inlined: the hot path
-            state[STATE_KEY] = facts
+            state[STATE_KEY] = reading.facts
         else:
-            scope = _publish(scope, facts)
+            scope = _publish(scope, reading.facts)
         if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
-            await self._answer_ready(scope, facts, send)
+            await self._answer_ready(scope, reading.facts, send)
             return
         if reading.needs_care or head:
-            await self._call_full_path(scope, receive, send, facts)
+            await self._call_full_path(scope, receive, send, reading.facts)
             return
 
         def send_wrapper(message: Message) -> Awaitable[None]:

@@ -38,6 +38,7 @@ from .rules import (
     switch_refusal,
     takes_fields,
 )
+from .rules._connection import _Reading
 from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
 from .servers._recognise import identity
 
@@ -146,7 +147,7 @@ class ConnectionMiddleware:
         self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
         self._server_name: str | None = None  # the profile met last, logged when it changes
         # The rules as each server lets them be kept (its traits, as data: Policy.for_server).
-        self._policies: dict[ServerProfile, Policy] = {}
+        self._views: dict[ServerProfile, _ServerView] = {}
 
     @property
     def config(self) -> Config:
@@ -217,7 +218,7 @@ class ConnectionMiddleware:
             started = clean  # False again for a second start (PEP 3333's exc_info)
             if clean:
                 return start_response(status, headers, exc_info)
-            return self._start(environ, start_response, status, headers, exc_info, server=server)
+            return self._start(environ, start_response, server, None, status, headers, exc_info)
 
         result = self.app(environ, start_unchanged)
         return result if started else _Guarded.around(self, environ, result)
@@ -244,12 +245,14 @@ class ConnectionMiddleware:
                 warn_nested("an outer connmw already read this request")
         server = self._server_of(environ, start_response)
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
-        facts = self._policy_of(server).request_facts(protocol or "", connection, upgrade)
+        view = self._view_of(server)
+        reading = view.policy.reading(protocol or "", connection, upgrade)
+        facts = reading.facts
         environ[ENVIRON_KEY] = facts
         abuse = facts.tokens.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if offers_websocket(upgrade):  # the Origin policy, even unvalidated
+        if upgrade is not None and offers_websocket(upgrade):  # the Origin policy, even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
@@ -257,11 +260,11 @@ class ConnectionMiddleware:
             self._strip(environ, facts)
         traits = server.traits
         if core.buffer_limit and holds_unsized_body(facts, traits):
-            start = partial(self._start, environ, start_response, server=server)
+            start = partial(self._start, environ, start_response, server, reading)
             held = _HeldResponse(start, environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
-        quiet = not takes_fields(traits)  # connmw sends it no Connection field
-        unless_draining = keeps_as_connmw_would(facts, traits) and not core.lifecycle_on
+        quiet = not view.takes_fields  # connmw sends it no Connection field
+        unless_draining = quiet and not core.lifecycle_on and keeps_as_connmw_would(facts, traits)
         if ((quiet and server.wsgi_persist is None) or (unless_draining and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
@@ -271,51 +274,57 @@ class ConnectionMiddleware:
                 self._plain[connection] = seen
             return seen
         return _Guarded.around(
-            self, environ, self.app(environ, partial(self._start, environ, start_response, server=server))
+            self,
+            environ,
+            self.app(environ, partial(self._start, environ, start_response, server, reading)),
         )
 
-    def _start(
+    def _start(  # noqa: PLR0917 (bound by partial: the request's walk, then start_response's own)
         self,
         environ: WSGIEnvironment,
         send: StartResponse,
+        server: ServerProfile | None,
+        reading: _Reading | None,
         status: str,
         headers: Sequence[tuple[str, str]],
         exc_info: OptExcInfo | None = None,
         *,
-        server: ServerProfile | None = None,
         framing: bool = False,
     ) -> Write:
         """start_response when headers need cleaning, a 101 checking or the server a field.
 
         ``server``: the server, when the request's walk already knows it (else recognised);
+        ``reading``: the policy's reading of the request, when the walk made one;
         ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
         """
         if server is None:
             server = self._server_of(environ, send)
-        policy = self._policy_of(server)
+        view = self._view_of(server)
+        policy = view.policy
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
             facts = policy.request_facts(environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"))
         headers = headers if type(headers) is list else list(headers)
         traits = server.traits
-        says = traits.connection_field
-        acts = takes_fields(traits) or server.wsgi_persist is not None  # connmw can close it
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         key = _connection_key(environ) if self._core.lifecycle_on else None
         reason, left = (
             self._server_reason(server, facts, key, code=code, no_content=no_content, headers=headers)
-            if acts
+            if view.acts  # connmw can close it: a field or a hook
             else (None, None)
         )
-        if switch_refusal(traits, code):
+        if code == 101 and switch_refusal(traits, code):  # only a 101 can be refused: no call otherwise
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
+        if not view.reach and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
             self._learn_names(headers)
         fields: Sequence[Header]
         ordinary = no_content is None and reason is None and left is None
-        answer = policy.ordinary_answer(facts) if ordinary else None
+        answer = None
+        if ordinary:  # the reading's answer while the app left the published facts alone
+            mine = reading is not None and reading.facts is facts
+            answer = reading.ordinary if mine and reading is not None else policy.ordinary_answer(facts)
         if (
             answer is not None
             and not framing
@@ -332,7 +341,7 @@ class ConnectionMiddleware:
         added = 0  # connmw's own fields at the end of out
         if (
             fields
-            and fields_reach_client(traits, code)
+            and (view.reach_101 if code == 101 else view.reach)
             and not (traits.may_refuse_field and _refusing and identity(send) in _refusing)
         ):
             out.extend(map(_text, fields))
@@ -342,7 +351,7 @@ class ConnectionMiddleware:
             close = close and not refused  # the server keeps it, and said nothing
         else:
             write = send(status, out, exc_info)
-        if close and acts:  # connmw's decision reaches the connection: a field or the hook
+        if close and view.acts:  # connmw's decision reaches the connection: a field or the hook
             self._core.closed(close_reason(facts, reason, framing=framing), reason is None, key)
         after = None
         if server.wsgi_persist is not None and asks_server(facts, traits, code, close):
@@ -403,13 +412,14 @@ class ConnectionMiddleware:
 
     def _policy_of(self, server: ServerProfile) -> Policy:
         """The rules as ``server`` lets connmw keep them (connmw.rules.Policy.for_server)."""
-        policy = self._policies.get(server)
-        if policy is None:
-            policy = self._core.policy.for_server(
-                keeps_http10=server.traits.keeps_http10, announce=server.traits.announce_wsgi
-            )
-            self._policies[server] = policy
-        return policy
+        return self._view_of(server).policy
+
+    def _view_of(self, server: ServerProfile) -> _ServerView:
+        """The rules' answers that depend on ``server`` alone, decided once per server."""
+        view = self._views.get(server)
+        if view is None:
+            view = self._views[server] = _ServerView(self._core.policy, server)
+        return view
 
     def _server_reason(
         self,
@@ -429,7 +439,10 @@ class ConnectionMiddleware:
             reason, left = self._core.lifecycle.decide(key)
         if reason is not None:
             return reason, left
-        if server_closes(facts, server.traits, code, no_content, headers):
+        traits = server.traits
+        if (no_content is not None or traits.always_closes) and server_closes(
+            facts, traits, code, no_content, headers
+        ):  # asked only where it can say yes: the common start calls nothing
             return "server", None  # it closes, and would not say so beside connmw's keep-alive
         return None, left
 
@@ -468,17 +481,17 @@ class ConnectionMiddleware:
 
     def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Answer a readiness check without calling the application (``ready_path``)."""
-        facts = self._policy_of(self._server_of(environ, start_response)).request_facts(
+        server = self._server_of(environ, start_response)
+        reading = self._policy_of(server).reading(
             environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
         )
-        environ[ENVIRON_KEY] = facts
+        environ[ENVIRON_KEY] = reading.facts
         draining = self._core.lifecycle.draining()
         self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(environ.get("REQUEST_METHOD"), draining)
         # connection fields, and a request to close where the server needs one, while draining
-        self._start(
-            environ, start_response, f"{status} {HTTPStatus(status).phrase}", list(map(_text, headers))
-        )
+        status_line = f"{status} {HTTPStatus(status).phrase}"
+        self._start(environ, start_response, server, reading, status_line, list(map(_text, headers)))
         return [body]
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
@@ -527,6 +540,24 @@ def request_facts(environ: WSGIEnvironment) -> RequestFacts | None:
     """What connmw read from this request's connection fields, or ``None`` if it did not see it."""
     facts = environ.get(ENVIRON_KEY)
     return facts if isinstance(facts, RequestFacts) else None
+
+
+@final
+class _ServerView:
+    """What the rules answer for one server's traits alone, asked once per server (each per
+    request would be a function call in the pure build): its policy (:meth:`Policy.for_server`),
+    whether connmw's fields reach the client at all (:func:`~connmw.rules.takes_fields`), whether
+    connmw's close is carried out (a field or the server's hook), and whether the fields go in
+    the application's headers of a response and of a 101 (:func:`~connmw.rules.fields_reach_client`).
+    """
+
+    def __init__(self, policy: Policy, server: ServerProfile) -> None:
+        traits = server.traits
+        self.policy = policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_wsgi)
+        self.takes_fields = takes_fields(traits)
+        self.acts = self.takes_fields or server.wsgi_persist is not None
+        self.reach = fields_reach_client(traits, 200)
+        self.reach_101 = fields_reach_client(traits, 101)
 
 
 @final
