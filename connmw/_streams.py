@@ -34,9 +34,9 @@ import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from ._counters import Reporter, logger
 from .config import Config
 from .lifecycle import CHECK_INTERVAL, Lifecycle
-from .report import Reporter, logger
 from .rules import AT_BOUNDARY, close_offsets, ends_event, is_event_stream, retry_field, stream_state
 
 __all__ = ["GOING_AWAY", "Streams"]

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from typing import Any, Final, final
 
-from ._base import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._core import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._counters import Stats, logger
 from ._streams import Streams
 from .config import Config, check_environment
 from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
 from .lifecycle import DRAIN
-from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
     RequestFacts,
     asks_readiness,
     body_needs_framing,
-    close_reason,
     no_content_reason,
     readiness_answer,
 )
@@ -126,7 +125,7 @@ class ConnectionMiddleware:
     # and types its factory as ``(app, /, **options)``, which a positional-or-keyword ``app``
     # fails under mypy (``**options`` could hold a second one); Litestar's ``DefineMiddleware``
     # passes ``app=``. So ``app`` is positional-only here and a keyword ``app`` is taken out
-    # of the options (connmw._base.wrapped_app), never read as one. Overloads would type both
+    # of the options (connmw._core.wrapped_app), never read as one. Overloads would type both
     # ways apart, but mypyc cannot compile an overloaded ``__init__``.
     def __init__(
         self, app: ASGIApp | None = None, /, *, config: Config | None = None, **options: Any
@@ -147,10 +146,9 @@ class ConnectionMiddleware:
         self._core = core
         if isinstance(self.app, ConnectionMiddleware):
             warn_nested("one ConnectionMiddleware built around another")
-        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits, a
-        # server recognised. The first request is looked at for an outer connmw's facts first
-        # and recognises the server (then it is sent on its way), so that this costs the later
-        # ones nothing; on a server not recognised every request is counted off the hot path.
+        # Requests the hot path serves: enabled, no request stripping, no lifecycle limits. The
+        # first request is looked at for an outer connmw's facts first and recognises the server
+        # (then it is sent on its way), so that this costs the later ones nothing.
         self._plain_later = core.enabled and not (core.strip_request or core.lifecycle_on)
         self._plain = False
         self._unseen = core.enabled
@@ -162,7 +160,6 @@ class ConnectionMiddleware:
         # nothing, some a hook (connmw.servers).
         self._server: ServerProfile | None = None
         self._server_closes: Callable[[Send], bool] | None = None
-        self._counting = False  # a server not recognised: count its requests
         self._streams = Streams(core.config, core.lifecycle, core.reporter)  # what drain ends: _streams
 
     @property
@@ -201,12 +198,12 @@ class ConnectionMiddleware:
                     self._unseen = False
                     if self._server is None:
                         self._recognise(send)
-                    self._plain = self._plain_later and not self._counting
+                    self._plain = self._plain_later
                     if request_facts(scope) is not None:
                         warn_nested("an outer connmw already read this request")
                     await self(scope, receive, send)
                     return
-                await self._call_unusual(scope, receive, send)
+                await self._call_full_path(scope, receive, send)
             elif scope["type"] == "websocket":
                 await self._websocket(scope, receive, send)
             else:
@@ -218,17 +215,17 @@ class ConnectionMiddleware:
         except KeyError:
             version = scope.get("http_version", "1.1")
             head = scope.get("method") == "HEAD"
-        facts = self._rules.read_request(version, scope["headers"])
+        reading = self._rules.read(version, scope["headers"])
         state = scope.get("state")
         if type(state) is dict:  # _publish, inlined: the hot path
-            state[STATE_KEY] = facts
+            state[STATE_KEY] = reading.facts
         else:
-            scope = _publish(scope, facts)
+            scope = _publish(scope, reading.facts)
         if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
-            await self._answer_ready(scope, facts, send)
+            await self._answer_ready(scope, reading.facts, send)
             return
-        if facts.unusual or head:
-            await self._call_unusual(scope, receive, send, facts)
+        if reading.needs_care or head:
+            await self._call_full_path(scope, receive, send, reading.facts)
             return
 
         opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
@@ -244,10 +241,10 @@ class ConnectionMiddleware:
                     DRAIN.on
                     or type(headers) is not list  # any other iterable: _start reads it once
                     or ((closes := self._server_closes) is not None and closes(send))
-                    or (new := self._rules.quick_finish(facts, message["status"], headers)) is None
+                    or (new := self._rules.quick_finish_reading(reading, message["status"], headers)) is None
                 ):
-                    message = self._start(message, facts, scope, send)
-                    # quick_finish declines every status without content (1xx, 204, 304):
+                    message = self._start(message, reading.facts, scope, send)  # one cell, not two
+                    # quick_finish_reading declines every status without content (1xx, 204, 304):
                     # the rest of such a response goes through a send that drops its bytes.
                     reason = no_content_reason(None, message["status"])
                     if reason is not None:
@@ -255,7 +252,7 @@ class ConnectionMiddleware:
                         send = self._dropping(reason, send)
                         return started
                 elif new is not headers:
-                    message = dict(message)  # copy, then set: a third cheaper than {**message, ...}
+                    message = dict(message)  # copy, then set: cheaper than {**message, ...}
                     message["headers"] = new
                 opening = message
             elif opening is not None:
@@ -266,15 +263,14 @@ class ConnectionMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
-    async def _call_unusual(
+    async def _call_full_path(
         self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
     ) -> None:
-        """Requests off the hot path: HTTP/1.0, HEAD, reportable Connection fields, options on."""
+        """Requests off the hot path (the reading needs care: HTTP/1.0 or a reportable Connection
+        field; HEAD; request stripping or lifecycle limits on): every decision made in full."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
         if self._server is None:
             self._recognise(send)
-        if self._counting:
-            self._core.reporter.unrecognised()
         send = self._content_guard(scope, send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
@@ -327,22 +323,27 @@ class ConnectionMiddleware:
         announces = server.closes_itself is not None and server.closes_itself(send)
         if announces and reason is None:
             reason = "server"
-        new, close, removed = self._rules.finish_response(
+        plan = self._rules.plan_response(
             facts,
             message["status"],
             headers,
-            server_close=reason is not None,
+            traits=server.traits,
+            server_reason=reason,
             requests_left=left,
             server_announces=announces,
+            framing=framing,
         )
-        if close or removed:
-            self._account(facts, scope, close, removed, reason, framing=framing)
+        if plan.removed:
+            self._removed(plan.removed)
+        if plan.close_reason is not None:  # connmw's decision always reaches an ASGI connection
+            key = _connection_key(scope) if plan.forget and self._core.lifecycle_on else None
+            self._core.closed(plan.close_reason, plan.forget, key)
         persist = server.asgi_persist
-        if persist is not None and (close or facts.http_version == "1.0") and message["status"] >= 200:
-            persist(send, not close)
-        if new is headers:
+        if persist is not None and plan.ask_server:
+            persist(send, not plan.close)
+        if plan.headers is headers:
             return message
-        return {**message, "headers": new}
+        return {**message, "headers": plan.headers}
 
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
@@ -354,33 +355,17 @@ class ConnectionMiddleware:
         rules, its hook, the hot path; log which profile it is."""
         core = self._core
         server = core.forced or recognise_asgi(send)
-        self._rules = core.policy.for_server(keeps_http10=server.keeps_http10, announce=server.announce_asgi)
+        traits = server.traits
+        self._rules = core.policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_asgi)
         self._server_closes = server.closes_itself
-        self._counting = server is UNKNOWN and core.forced is None
         if not self._unseen:  # else the first request's look sets it
-            self._plain = self._plain_later and not self._counting
+            self._plain = self._plain_later
         self._server = server
         how = "CONNMW_SERVER" if core.forced is not None else describe_asgi(send)
         core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+        if server is UNKNOWN and core.forced is None:
+            core.reporter.unrecognised()  # once per middleware: the server, not each request
         return server
-
-    def _account(
-        self,
-        facts: RequestFacts,
-        scope: Scope,
-        close: bool,
-        removed: Sequence[bytes],
-        reason: str | None,
-        *,
-        framing: bool = False,
-    ) -> None:
-        """Count and log what a response start changed; strict mode raises here."""
-        if removed:
-            self._removed(removed)
-        if close:
-            if reason is None and self._core.lifecycle_on:
-                self._core.lifecycle.forget(_connection_key(scope))
-            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
 
     def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
         """A send that holds an HTTP/1.0 response without Content-Length until complete.

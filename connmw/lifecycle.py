@@ -21,7 +21,7 @@ a WARNING says so once per process. Over HTTP/2 and HTTP/3 many requests share a
 connection that only the server can end (GOAWAY), so limits do not apply there.
 
 Whether the process drains, as its middlewares last saw it (:func:`process_draining`), is
-told to the metrics sink whenever it changes (:func:`connmw.report.draining_changed`):
+told to the metrics sink whenever it changes (:func:`connmw._counters.draining_changed`):
 at once for :func:`drain` and :func:`undrain`, and for a drain file when a middleware next
 looks at it (on a request, at most once a second).
 """
@@ -36,8 +36,8 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
+from ._counters import draining_changed, logger
 from .config import Config
-from .report import draining_changed, logger
 
 __all__ = [
     "DRAIN",

@@ -13,23 +13,32 @@ from http import HTTPStatus
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._base import Core, warn_nested
+from ._core import Core, warn_nested
+from ._counters import Stats, logger
 from .config import Config, check_environment
 from .errors import ForbiddenBodyError, ForbiddenHeaderError, SwitchingProtocolsError
 from .lifecycle import DRAIN
-from .report import Stats, logger
 from .rules import (
     Header,
     Policy,
     RequestFacts,
     asks_readiness,
+    asks_server,
     body_needs_framing,
     check_switching_protocols,
     close_reason,
-    drops_content_length,
+    fields_reach_client,
+    holds_unsized_body,
+    keeps_as_connmw_would,
+    leaves_http10_keep_alive_to_server,
     no_content_reason,
+    offers_websocket,
     readiness_answer,
+    server_closes,
+    switch_refusal,
+    takes_fields,
 )
+from .rules._connection import _Reading
 from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
 from .servers._recognise import identity
 
@@ -54,8 +63,6 @@ _NOT_STARTED: Final = "not started"
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
 
-# _respond's answer for a request that needs only the quiet start of __call__.
-_CALL_QUIETLY: Final[list[bytes]] = []
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
 _refusing: set[object] = set()  # start_responses (by identity) that refused connmw's field
@@ -128,19 +135,19 @@ class ConnectionMiddleware:
         self._unseen = True  # until the first request, looked at for an outer connmw's facts
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
-        # Response header name -> Policy.kind_of(name), for the quiet start's loop (cheaper than
+        # Response header name -> Policy.kind_of(name), for the unchanged start's loop (cheaper than
         # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
         self._known: dict[object, int] = {}
         # Requests that need nothing but their facts, by their Connection field: the rules
         # decided once for that field, protocol and server; this only remembers.
         self._plain: dict[object, _Remembered] = {}
         # Status line -> whether its response has content (rules.no_content_reason), for
-        # the quiet start: one dict probe per response, where the app's status is a constant.
+        # the unchanged start: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
         self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
         self._server_name: str | None = None  # the profile met last, logged when it changes
         # The rules as each server lets them be kept (its traits, as data: Policy.for_server).
-        self._policies: dict[ServerProfile, Policy] = {}
+        self._views: dict[ServerProfile, _ServerView] = {}
 
     @property
     def config(self) -> Config:
@@ -173,19 +180,21 @@ class ConnectionMiddleware:
             and seen.software == environ.get("SERVER_SOFTWARE")
             and "HTTP_UPGRADE" not in environ
             and environ.get("REQUEST_METHOD") != "HEAD"
-            and not (seen.lone and self._drain.on)
+            and not (seen.unless_draining and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
+            server = None  # this start_response is recognised if the rules are needed
         else:
             answer = self._respond(environ, start_response, connection)
-            if answer is not _CALL_QUIETLY:  # identity: whatever an app returns is another object
+            if type(answer) is not _Remembered:  # the app's answer, or connmw's
                 return answer
+            server = answer.server  # recognised from this very start_response
         # The server decides alone: a clean start with content passes as it is, and the
         # app's iterable comes back as it is. A closure, not an object or a partial: the
         # cheapest call in both builds (docs/benchmarks.md).
         started = False
 
-        def quiet_start(
+        def start_unchanged(
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Write:
             nonlocal started
@@ -209,18 +218,18 @@ class ConnectionMiddleware:
             started = clean  # False again for a second start (PEP 3333's exc_info)
             if clean:
                 return start_response(status, headers, exc_info)
-            return self._start(environ, start_response, status, headers, exc_info)
+            return self._start(environ, start_response, server, None, status, headers, exc_info)
 
-        result = self.app(environ, quiet_start)
+        result = self.app(environ, start_unchanged)
         return result if started else _Guarded.around(self, environ, result)
 
     def _respond(
         self, environ: WSGIEnvironment, start_response: StartResponse, connection: str | None
-    ) -> Iterable[bytes]:
+    ) -> Iterable[bytes] | _Remembered:
         """The app's answer off the remembered path: judge, strip, hold, then call it.
 
-        :data:`_CALL_QUIETLY`: the request's facts are published and it needs nothing
-        more; the caller calls the app with its quiet start."""
+        A :class:`_Remembered`: the request's facts are published and it needs nothing
+        more; the caller calls the app with its unchanged start (the server known)."""
         core = self._core
         if self._ready is not None and asks_readiness(
             environ.get("REQUEST_METHOD"),
@@ -235,44 +244,47 @@ class ConnectionMiddleware:
             if ENVIRON_KEY in environ:
                 warn_nested("an outer connmw already read this request")
         server = self._server_of(environ, start_response)
-        if server is UNKNOWN and self._forced is None:
-            core.reporter.unrecognised()
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
-        facts = self._policy_of(server).request_facts(protocol or "", connection, upgrade)
+        view = self._view_of(server)
+        reading = view.policy.reading(protocol or "", connection, upgrade)
+        facts = reading.facts
         environ[ENVIRON_KEY] = facts
         abuse = facts.tokens.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if upgrade is not None and "websocket" in upgrade.lower():  # the Origin policy even unvalidated
+        if upgrade is not None and offers_websocket(upgrade):  # the Origin policy, even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
         if core.strip_request:
             self._strip(environ, facts)
-        # HTTP/1.0 has no chunked coding (RFC 9112 §7); some servers do not chunk HTTP/1.1.
-        if (facts.http_version == "1.0" or not server.chunks_unsized) and core.buffer_limit:
-            held = _HeldResponse(partial(self._start, environ, start_response), environ, core.buffer_limit)
+        traits = server.traits
+        if core.buffer_limit and holds_unsized_body(facts, traits):
+            start = partial(self._start, environ, start_response, server, reading)
+            held = _HeldResponse(start, environ, core.buffer_limit)
             return _Guarded.around(self, environ, held.body(self.app(environ, held.start_response)))
-        says = server.connection_field
-        quiet = says in ("server", "none")  # connmw sends it no Connection field
-        # Such a server keeps an HTTP/1.1 connection exactly when connmw would: nothing to ask.
-        lone = quiet and facts.persistent and facts.http_version != "1.0" and not core.lifecycle_on
-        if ((quiet and server.wsgi_persist is None) or (lone and not DRAIN.on)) and environ.get(
+        quiet = not view.takes_fields  # connmw sends it no Connection field
+        unless_draining = quiet and not core.lifecycle_on and keeps_as_connmw_would(facts, traits)
+        if ((quiet and server.wsgi_persist is None) or (unless_draining and not DRAIN.on)) and environ.get(
             "REQUEST_METHOD"
         ) != "HEAD":
+            seen = _Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining, server)
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
-                software = environ.get("SERVER_SOFTWARE")
-                self._plain[connection] = _Remembered(facts, protocol, software, lone)
-            return _CALL_QUIETLY
+                self._plain[connection] = seen
+            return seen
         return _Guarded.around(
-            self, environ, self.app(environ, partial(self._start, environ, start_response))
+            self,
+            environ,
+            self.app(environ, partial(self._start, environ, start_response, server, reading)),
         )
 
-    def _start(
+    def _start(  # noqa: PLR0917 (bound by partial: the request's walk, then start_response's own)
         self,
         environ: WSGIEnvironment,
         send: StartResponse,
+        server: ServerProfile | None,
+        reading: _Reading | None,
         status: str,
         headers: Sequence[tuple[str, str]],
         exc_info: OptExcInfo | None = None,
@@ -281,38 +293,38 @@ class ConnectionMiddleware:
     ) -> Write:
         """start_response when headers need cleaning, a 101 checking or the server a field.
 
+        ``server``: the server, when the request's walk already knows it (else recognised);
+        ``reading``: the policy's reading of the request, when the walk made one;
         ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
         """
-        server = self._server_of(environ, send)
-        policy = self._policy_of(server)
+        if server is None:
+            server = self._server_of(environ, send)
+        view = self._view_of(server)
+        policy = view.policy
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
             facts = policy.request_facts(environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"))
         headers = headers if type(headers) is list else list(headers)
-        says = server.connection_field
-        acts = says in ("app", "hook") or server.wsgi_persist is not None  # connmw can close it
+        traits = server.traits
         code = _status_code(status)
         no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
         key = _connection_key(environ) if self._core.lifecycle_on else None
         reason, left = (
             self._server_reason(server, facts, key, code=code, no_content=no_content, headers=headers)
-            if acts
+            if view.acts  # connmw can close it: a field or a hook
             else (None, None)
         )
-        if code == 101 and not server.switches_protocols:
+        if code == 101 and switch_refusal(traits, code):  # only a 101 can be refused: no call otherwise
             logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
             raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if says != "app" and not self._core.strict and len(self._known) < 1024:  # for the quiet start
-            for pair in headers:
-                if (
-                    type(pair) is tuple
-                    and len(pair) == 2
-                    and type(pair[0]) is str
-                    and pair[0] not in self._known
-                ):
-                    self._known[pair[0]] = self._core.policy.kind_of(pair[0])
+        if not view.reach and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
+            self._learn_names(headers)
         fields: Sequence[Header]
-        answer = facts.plain_answer if no_content is None and reason is None and left is None else None
+        ordinary = no_content is None and reason is None and left is None
+        answer = None
+        if ordinary:  # the reading's answer while the app left the published facts alone
+            mine = reading is not None and reading.facts is facts
+            answer = reading.ordinary if mine and reading is not None else policy.ordinary_answer(facts)
         if (
             answer is not None
             and not framing
@@ -324,35 +336,25 @@ class ConnectionMiddleware:
             out, fields, close = self._clean(
                 policy, environ, facts, code, headers, exc_info, (reason, left), framing
             )
-        if (
-            server.says_http10_keep_alive
-            and close
-            and facts.http_version == "1.0"
-            and facts.tokens.keep_alive
-        ):
-            # granian adds its own "keep-alive" to an HTTP/1.0 keep-alive request's answer, so
-            # "close" would read "close, keep-alive": send nothing, granian keeps the connection.
+        if close and leaves_http10_keep_alive_to_server(facts, traits):
             close, fields = False, ()
         added = 0  # connmw's own fields at the end of out
         if (
             fields
-            and (says == "app" or (code == 101 and server.switches_protocols))
-            and not (server.may_refuse_field and _refusing and identity(send) in _refusing)
+            and (view.reach_101 if code == 101 else view.reach)
+            and not (traits.may_refuse_field and _refusing and identity(send) in _refusing)
         ):
             out.extend(map(_text, fields))
             added = len(fields)
-        if added and server.may_refuse_field:
+        if added and traits.may_refuse_field:
             write, refused = self._start_refusable(server, send, (status, out, exc_info), added)
             close = close and not refused  # the server keeps it, and said nothing
         else:
             write = send(status, out, exc_info)
-        if close and acts:
-            self._core.reporter.closed(close_reason(facts, reason, framing=framing))
-            if reason is None:
-                self._core.lifecycle.forget(key)
+        if close and view.acts:  # connmw's decision reaches the connection: a field or the hook
+            self._core.closed(close_reason(facts, reason, framing=framing), reason is None, key)
         after = None
-        asks = close or says == "hook" or facts.http_version == "1.0"  # keep 1.0 where granted
-        if server.wsgi_persist is not None and code != 101 and asks:
+        if server.wsgi_persist is not None and asks_server(facts, traits, code, close):
             after = server.wsgi_persist(write, not close, tuple(fields))
         if no_content is not None or after is not None:
             environ[_RESPONSE] = _Pending(no_content, after)
@@ -361,6 +363,13 @@ class ConnectionMiddleware:
         else:
             environ[_RESPONSE] = None  # nothing more (an error page replacing a bodiless start too)
         return write
+
+    def _learn_names(self, headers: list[Any]) -> None:
+        """Remember the rules' kind of each well-formed str name, for the unchanged start's loop
+        (the app's pairs, loosely typed: any may be malformed)."""
+        for pair in headers:
+            if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and pair[0] not in self._known:
+                self._known[pair[0]] = self._core.policy.kind_of(pair[0])
 
     def _start_refusable(
         self,
@@ -397,17 +406,20 @@ class ConnectionMiddleware:
             self._server_name = server.name
             how = "CONNMW_SERVER" if self._forced is not None else describe_wsgi(environ, start_response)
             self._core.reporter.server(server.name, how, recognised=server is not UNKNOWN)
+            if server is UNKNOWN and self._forced is None:
+                self._core.reporter.unrecognised()  # once per recognition, not each request
         return server
 
     def _policy_of(self, server: ServerProfile) -> Policy:
         """The rules as ``server`` lets connmw keep them (connmw.rules.Policy.for_server)."""
-        policy = self._policies.get(server)
-        if policy is None:
-            policy = self._core.policy.for_server(
-                keeps_http10=server.keeps_http10, announce=server.announce_wsgi
-            )
-            self._policies[server] = policy
-        return policy
+        return self._view_of(server).policy
+
+    def _view_of(self, server: ServerProfile) -> _ServerView:
+        """The rules' answers that depend on ``server`` alone, decided once per server."""
+        view = self._views.get(server)
+        if view is None:
+            view = self._views[server] = _ServerView(self._core.policy, server)
+        return view
 
     def _server_reason(
         self,
@@ -427,15 +439,10 @@ class ConnectionMiddleware:
             reason, left = self._core.lifecycle.decide(key)
         if reason is not None:
             return reason, left
-        if server.always_closes and server.connection_field == "app":
-            return "server", None  # it closes every connection (uWSGI's --http-socket): say so
-        unsized = server.closes_unsized_bodiless
-        if (
-            no_content is not None
-            and facts.persistent
-            and (unsized == "always" or (unsized == "head" and no_content == "head"))
-            and (drops_content_length(code) or not _has_length(headers))
-        ):
+        traits = server.traits
+        if (no_content is not None or traits.always_closes) and server_closes(
+            facts, traits, code, no_content, headers
+        ):  # asked only where it can say yes: the common start calls nothing
             return "server", None  # it closes, and would not say so beside connmw's keep-alive
         return None, left
 
@@ -474,17 +481,17 @@ class ConnectionMiddleware:
 
     def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Answer a readiness check without calling the application (``ready_path``)."""
-        facts = self._policy_of(self._server_of(environ, start_response)).request_facts(
+        server = self._server_of(environ, start_response)
+        reading = self._policy_of(server).reading(
             environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
         )
-        environ[ENVIRON_KEY] = facts
+        environ[ENVIRON_KEY] = reading.facts
         draining = self._core.lifecycle.draining()
         self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(environ.get("REQUEST_METHOD"), draining)
         # connection fields, and a request to close where the server needs one, while draining
-        self._start(
-            environ, start_response, f"{status} {HTTPStatus(status).phrase}", list(map(_text, headers))
-        )
+        status_line = f"{status} {HTTPStatus(status).phrase}"
+        self._start(environ, start_response, server, reading, status_line, list(map(_text, headers)))
         return [body]
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
@@ -536,19 +543,46 @@ def request_facts(environ: WSGIEnvironment) -> RequestFacts | None:
 
 
 @final
+class _ServerView:
+    """What the rules answer for one server's traits alone, asked once per server (each per
+    request would be a function call in the pure build): its policy (:meth:`Policy.for_server`),
+    whether connmw's fields reach the client at all (:func:`~connmw.rules.takes_fields`), whether
+    connmw's close is carried out (a field or the server's hook), and whether the fields go in
+    the application's headers of a response and of a 101 (:func:`~connmw.rules.fields_reach_client`).
+    """
+
+    def __init__(self, policy: Policy, server: ServerProfile) -> None:
+        traits = server.traits
+        self.policy = policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_wsgi)
+        self.takes_fields = takes_fields(traits)
+        self.acts = self.takes_fields or server.wsgi_persist is not None
+        self.reach = fields_reach_client(traits, 200)
+        self.reach_101 = fields_reach_client(traits, 101)
+
+
+@final
 class _Remembered:
     """What the rules decided for a request that needs nothing but its facts published.
 
     Remembered by its Connection field; it stands for requests with the same protocol
-    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``); ``lone``: unless
-    connmw drains, when it would close.
+    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``; recognised as ``server``).
+    ``unless_draining``: the server keeps the connection exactly when connmw would, so nothing is asked of it,
+    unless connmw drains (then it must close).
     """
 
-    def __init__(self, facts: RequestFacts, protocol: object, software: object, lone: bool) -> None:
+    def __init__(
+        self,
+        facts: RequestFacts,
+        protocol: object,
+        software: object,
+        unless_draining: bool,
+        server: ServerProfile,
+    ) -> None:
         self.facts = facts
         self.protocol = protocol
         self.software = software
-        self.lone = lone
+        self.unless_draining = unless_draining
+        self.server = server
 
 
 def _write_nothing(self: ConnectionMiddleware, environ: WSGIEnvironment, data: bytes) -> None:
@@ -737,10 +771,6 @@ def _close(result: Iterable[bytes]) -> None:
     close = getattr(result, "close", None)
     if close is not None:
         close()
-
-
-def _has_length(headers: list[Any]) -> bool:
-    return any(type(pair) is tuple and str(pair[0]).lower() == "content-length" for pair in headers)
 
 
 def _status_code(status: str) -> int:

@@ -30,7 +30,7 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     servers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "servers").glob("*.py"))
     # every rules module, and the modules on a request's path: both adapters, what they
     # share, every server module (profiles, recognition, the hooks a response calls)
-    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_base.py", *servers]
+    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_core.py", *servers]
     assert sorted(included) == sorted([*rules, *on_path])
     assert all((ROOT / path).is_file() for path in included)
 

@@ -7,7 +7,7 @@ meter provider: :func:`use_prometheus`, :func:`use_otel`; :func:`disable` stops 
 
 Metrics are process-wide, like :func:`connmw.stats`: one set of counters however many
 middlewares the process builds (connmw wrapping connmw registers nothing twice), fed by
-:class:`connmw.report.Reporter` only when connmw changes, refuses or closes something,
+:class:`connmw._counters.Reporter` only when connmw changes, refuses or closes something,
 so a clean response costs the same with metrics on. Every counter is in :data:`METRICS`,
 one per key of ``Stats.as_dict()``, beside the ``connmw_draining`` gauge.
 
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .._counters import set_sink, sink
 from ..errors import ConfigError
-from ..report import set_sink, sink
 from ..rules import is_token
 
 __all__ = [
@@ -112,10 +112,10 @@ METRICS: Final = (
     ),
     Metric(
         "unrecognised",
-        "connmw_unrecognised_server_requests_total",
+        "connmw_unrecognised_servers_total",
         None,
-        "{request}",
-        "Requests served on a server connmw did not recognise (its fallback)",
+        "{server}",
+        "Middlewares that met a server connmw did not recognise (counted once each; its fallback)",
     ),
 )
 """Every counter, in ``Stats.as_dict()``'s order."""
@@ -155,7 +155,7 @@ _NAMES = _Names()  # process-wide, so a backend chosen again keeps the same name
 
 
 class Backend:
-    """A :class:`connmw.report.Sink` feeding one backend: bounds labels, then :meth:`add`."""
+    """A :class:`connmw._counters.Sink` feeding one backend: bounds labels, then :meth:`add`."""
 
     kind = ""
 

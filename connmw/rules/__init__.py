@@ -3,12 +3,26 @@
 This package holds no networking code and does no I/O: no sockets, no logging, no
 environment reads, no framework imports (a test enforces it). The ASGI and WSGI
 adapters read a request, ask it what to do, and write the answer. Its modules, by
-concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions),
-``_connection`` (the Connection field and a request's facts), ``_responses`` (no
-content, framing, close reasons, readiness), ``_websocket`` (handshakes and origins),
-``_drain`` (when drain ends a WebSocket or an event stream, and where a stream may end)
-and ``_policy`` (:class:`Policy`, every decision configured once). Public names are
-re-exported here; the decisions are written out in the repository's docs/policy.md.
+concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, versions:
+the shared vocabulary), ``_connection`` (the Connection field and a request's facts),
+``_names`` (header names as one configuration judges them), ``_responses`` (no
+content, framing, close reasons, readiness), ``_finishing`` (responses decided: fields,
+removals, close), ``_plan`` (:class:`PlannedResponse`, one response start planned),
+``_traits`` (:class:`ServerTraits`, a server's behaviour as data, and the decisions that
+need it), ``_websocket`` (judging handshakes, their verdicts, origins), ``_drain`` (when drain
+ends a WebSocket or an event stream, and where a stream may end), ``_policy``
+(:class:`Policy`: every decision configured once; requests read) and ``_forwarding``
+(:func:`forwardable_headers`). Public names are re-exported here; the decisions are
+written out in the repository's docs/policy.md.
+
+Words used throughout:
+
+* *facts*: :class:`RequestFacts`, what a request's connection fields say; plain data.
+* *reading*: a policy's private record of one request: its facts, and the answers the
+  adapters' hot path needs, decided once for that policy (never stored on the facts).
+* *ordinary response*: final (2xx-5xx), with content, framed, and no reason of the
+  server's to close; its Connection fields depend on the request's version and
+  persistence only (:meth:`Policy.ordinary_answer`).
 
 Facts every function here relies on:
 
@@ -87,6 +101,7 @@ from ._drain import (
     retry_field,
     stream_state,
 )
+from ._forwarding import forwardable_headers
 from ._headers import (
     CONNECTION,
     HOP,
@@ -101,10 +116,8 @@ from ._headers import (
     is_token,
     normalize_http_version,
 )
-from ._policy import (
-    Policy,
-    forwardable_headers,
-)
+from ._plan import PlannedResponse
+from ._policy import Policy
 from ._responses import (
     ANNOUNCE,
     READY_RETRY_AFTER,
@@ -116,6 +129,20 @@ from ._responses import (
     drops_content_length,
     no_content_reason,
     readiness_answer,
+)
+from ._traits import (
+    FieldRoute,
+    ServerTraits,
+    UnsizedBodiless,
+    asks_server,
+    fields_reach_client,
+    holds_unsized_body,
+    keeps_as_connmw_would,
+    leaves_http10_keep_alive_to_server,
+    offers_websocket,
+    server_closes,
+    switch_refusal,
+    takes_fields,
 )
 from ._websocket import (
     ACCEPT_H2,
@@ -144,28 +171,41 @@ __all__ = [
     "WEBSOCKET_GUID",
     "Announce",
     "ConnectionTokens",
+    "FieldRoute",
     "HandshakeVerdict",
     "Header",
     "OriginPolicy",
+    "PlannedResponse",
     "Policy",
     "RequestFacts",
     "ResponsePlan",
+    "ServerTraits",
+    "UnsizedBodiless",
     "asks_readiness",
+    "asks_server",
     "body_needs_framing",
     "check_switching_protocols",
     "close_offsets",
     "close_reason",
     "drops_content_length",
     "ends_event",
+    "fields_reach_client",
     "forwardable_headers",
+    "holds_unsized_body",
     "is_event_stream",
     "is_token",
+    "keeps_as_connmw_would",
+    "leaves_http10_keep_alive_to_server",
     "no_content_reason",
     "normalize_http_version",
+    "offers_websocket",
     "parse_connection",
     "readiness_answer",
     "retry_field",
     "same_origin",
+    "server_closes",
     "stream_state",
+    "switch_refusal",
+    "takes_fields",
     "websocket_accept",
 ]

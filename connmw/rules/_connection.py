@@ -6,13 +6,13 @@ RFC 9110 §7.6.1 (Connection), §5.6.1-§5.6.2 (lists, tokens); RFC 9112 §9.3 (
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import dataclass
+from typing import Final, final
 
 from ._headers import (
-    _EMPTY,
-    _KEEP_ALIVE_ONLY,
-    _NO_NAMES,
+    EMPTY_NAMES,
+    KEEP_ALIVE_ONLY,
+    NO_NAMES,
     PROTECTED,
     PROTECTED_PREFIXES,
     Header,
@@ -38,12 +38,15 @@ class ConnectionTokens:
     close: bool = False
     keep_alive: bool = False
     upgrade: bool = False
-    nominated: frozenset[bytes] = _EMPTY
-    refused: frozenset[bytes] = _EMPTY
-    invalid: tuple[bytes, ...] = _NO_NAMES
+    nominated: frozenset[bytes] = EMPTY_NAMES
+    refused: frozenset[bytes] = EMPTY_NAMES
+    invalid: tuple[bytes, ...] = NO_NAMES
     too_many: bool = False
-    flagged: bool = field(default=False, compare=False, repr=False)
-    """Something is reportable: a refused nomination, too many or invalid tokens."""
+
+    @property
+    def flagged(self) -> bool:
+        """Something is reportable: a refused nomination, too many or invalid tokens."""
+        return bool(self.refused or self.invalid) or self.too_many
 
     @property
     def complaint(self) -> str | None:
@@ -69,7 +72,7 @@ class ConnectionTokens:
             and not self.invalid
             and not self.refused
             and not self.too_many
-            and self.nominated <= _KEEP_ALIVE_ONLY
+            and self.nominated <= KEEP_ALIVE_ONLY
         )
 
 
@@ -119,11 +122,10 @@ def parse_connection(
         close=close,
         keep_alive=keep_alive,
         upgrade=upgrade,
-        nominated=_EMPTY if too_many or not names else frozenset(names),
-        refused=frozenset(refused) if refused else _EMPTY,
+        nominated=EMPTY_NAMES if too_many or not names else frozenset(names),
+        refused=frozenset(refused) if refused else EMPTY_NAMES,
         invalid=tuple(invalid),
         too_many=too_many,
-        flagged=bool(refused or invalid) or too_many,
     )
 
 
@@ -139,8 +141,9 @@ class RequestFacts:
     The adapters publish this object to the application: ``scope["state"]["connmw"]`` on
     ASGI (``request.state.connmw`` in Starlette) and ``environ["connmw.request"]`` on
     WSGI; ``connmw.asgi.request_facts(scope)`` and ``connmw.wsgi.request_facts(environ)``
-    read it. Instances are shared between requests with
-    the same facts, so they are immutable.
+    read it. Instances are shared between requests with the same facts, so they are
+    immutable. Plain data: every public function of the rules answers from these fields
+    (``dataclasses.replace`` gives facts that are answered as a request saying so would be).
     """
 
     http_version: str
@@ -152,15 +155,6 @@ class RequestFacts:
     upgrade: tuple[bytes, ...]
     """Lower-case protocol names the request offers in Upgrade, when Connection has
     ``upgrade`` and the version allows it (RFC 9110 §7.8); else empty."""
-    plain_answer: tuple[tuple[Header, ...], bool] | None = field(default=None, compare=False, repr=False)
-    """:meth:`Policy.connection_fields` for an ordinary response (not 101, no server
-    reason to close, framed), decided once when the facts were built so the common
-    response costs a field read; ``None`` where the answer depends on the response."""
-    quick_fields: tuple[Header, ...] | None = field(default=None, compare=False, repr=False)
-    """The fields of :attr:`plain_answer` when that answer keeps the connection open,
-    else ``None``: what :meth:`Policy.quick_finish` appends."""
-    unusual: bool = field(default=False, compare=False, repr=False)
-    """HTTP/1.0, or a Connection field with something to report: the adapters' slow path."""
 
     @property
     def multiplexed(self) -> bool:
@@ -215,3 +209,38 @@ def _join_repeated(
     if upgrades and upgrade is not None:
         upgrade = b", ".join([upgrade, *upgrades])
     return connection, upgrade
+
+
+@final  # compiled in the accelerated build: a native class, its attributes read natively
+class _Reading:
+    """A request as one :class:`~connmw.rules.Policy` read it: the public facts, and what the
+    adapters' hot path needs decided once for them (rules-private; applications get ``facts``).
+
+    The answers are that policy's, for those facts: a reading is never given to another
+    policy, and the facts stay plain data (no answer rides on them).
+
+    :param facts: the request's :class:`RequestFacts`, published to the application.
+    :param ordinary: ``(fields, close)``, what :meth:`Policy.connection_fields` answers for
+        an *ordinary response* to this request: final (2xx-5xx), with content, framed, and
+        no reason of the server's to close; ``None`` for a persistent HTTP/1.0 request, whose
+        answer depends on the response's framing.
+    :param appended: the fields to append to an ordinary response when it keeps the
+        connection and the request offers no upgrade (so no 101 can be legitimate); else
+        ``None``, and the response is decided by :meth:`Policy.finish_response`.
+    :param needs_care: HTTP/1.0, or a Connection field with something to report: the
+        adapters take their full path for it.
+    """
+
+    __slots__ = ("appended", "facts", "needs_care", "ordinary")
+
+    def __init__(
+        self,
+        facts: RequestFacts,
+        ordinary: tuple[tuple[Header, ...], bool] | None,
+        appended: tuple[Header, ...] | None,
+        needs_care: bool,
+    ) -> None:
+        self.facts = facts
+        self.ordinary = ordinary
+        self.appended = appended
+        self.needs_care = needs_care

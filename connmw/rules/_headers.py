@@ -1,6 +1,10 @@
 """Header names as connmw sees them: the hop-by-hop and protected tables, tokens, versions.
 
-Pure: no I/O. Every other rules module builds on these tables.
+Pure: no I/O. Every other rules module builds on these tables: this module is the rules'
+shared vocabulary. Its upper-case constants that :mod:`connmw.rules` does not re-export
+(``NO_NAMES``, ``EMPTY_NAMES``, ``BASE_KINDS``, ``CACHE_LIMIT`` …) and its ``_``-prefixed
+helpers (``_as_bytes``, ``_is_protected``, ``_has_content_length`` …) are for the rules
+modules only, never for the adapters or applications.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ Header = tuple[bytes, bytes]
 
 AnyName = Union[bytes, str]  # noqa: UP007 (a runtime alias on Python 3.10)
 
-_Pairs = Iterable[Any]
+Pairs = Iterable[Any]
 """How every loop here reads a header list it was given: pair by pair, whatever the pair.
 
 ASGI allows ``[name, value]`` lists as well as tuples (its own examples use lists), and
@@ -62,15 +66,15 @@ PROTECTED_PREFIXES: Final[tuple[bytes, ...]] = (
     b"sec-websocket-",  # RFC 6455 §11.3: the handshake's own fields
 )
 
-_KEEP_ALIVE_ONLY: Final[frozenset[bytes]] = frozenset({b"keep-alive"})
-_UPGRADE_WISHES: Final[frozenset[bytes]] = frozenset({b"keep-alive", b"upgrade"})
+KEEP_ALIVE_ONLY: Final[frozenset[bytes]] = frozenset({b"keep-alive"})
+UPGRADE_WISHES: Final[frozenset[bytes]] = frozenset({b"keep-alive", b"upgrade"})
 
 # RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 # "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. Deleting these bytes from a token must
 # leave nothing; bytes.translate does that without a regex.
 _TCHARS: Final[bytes] = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-_VERSIONS: Final[dict[str, str]] = {
+VERSIONS: Final[dict[str, str]] = {
     "1.0": "1.0",
     "1.1": "1.1",
     "2": "2",
@@ -97,19 +101,19 @@ INVALID: Final = 5
 """A name that is no token (RFC 9110 §5.1, §5.6.2): white space around it, or a byte
 outside ``tchar``. Such a field is removed; see :func:`_read_as`."""
 
-_OWS: Final[bytes] = b" \t"  # RFC 9110 §5.6.3: the only white space HTTP allows around a value
+OWS: Final[bytes] = b" \t"  # RFC 9110 §5.6.3: the only white space HTTP allows around a value
 _SERVER_TRIMS: Final[bytes] = b" \t\n\r\x0b\x0c"
 """What ``bytes.strip()`` removes, and so what hypercorn trims from an application's
 response names after the middleware ran (measured: ``connection\\x0b`` went out as
 ``connection``)."""
 
-_BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
-_BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
+BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
+BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
 
-_CACHE_LIMIT: Final = 4096
-_NO_HEADERS: Final[tuple[Header, ...]] = ()
-_NO_NAMES: Final[tuple[bytes, ...]] = ()
-_EMPTY: Final[frozenset[bytes]] = frozenset()
+CACHE_LIMIT: Final = 4096
+NO_HEADERS: Final[tuple[Header, ...]] = ()
+NO_NAMES: Final[tuple[bytes, ...]] = ()
+EMPTY_NAMES: Final[frozenset[bytes]] = frozenset()
 
 
 def normalize_http_version(version: str) -> str:
@@ -118,7 +122,7 @@ def normalize_http_version(version: str) -> str:
     Anything else (``HTTP/0.9``, garbage) reads as ``"1.0"``: the most cautious answer,
     since it never keeps a connection open that the client did not ask to keep.
     """
-    return _VERSIONS.get(version, "1.0")
+    return VERSIONS.get(version, "1.0")
 
 
 def is_token(value: bytes) -> bool:
@@ -154,5 +158,5 @@ def _as_bytes(value: AnyName | None) -> bytes | None:
 
 
 def _has_content_length(headers: Iterable[Header]) -> bool:
-    pairs: _Pairs = headers
+    pairs: Pairs = headers
     return any(name.lower() == b"content-length" for name, _ in pairs)

@@ -30,9 +30,9 @@ had to change); ``close`` whether the connection must close after this response;
 101, is not a correction).
 """
 
-_CLOSE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"close"),)
-_KEEP_ALIVE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"keep-alive"),)
-_UPGRADE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"upgrade"),)
+CLOSE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"close"),)
+KEEP_ALIVE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"keep-alive"),)
+UPGRADE_FIELDS: Final[tuple[Header, ...]] = ((b"connection", b"upgrade"),)
 
 Announce = Literal["every", "beyond-request", "closes-beyond-request"]
 """Which of its Connection fields connmw sends through a server: a trait of the server,
@@ -51,7 +51,7 @@ passed to :class:`Policy` as data (``Policy.for_server``).
 ANNOUNCE: Final[tuple[Announce, ...]] = ("every", "beyond-request", "closes-beyond-request")
 
 # Statuses whose responses carry no body, so no framing question (RFC 9110 §6.4.1).
-_NO_BODY_STATUSES: Final[frozenset[int]] = frozenset({101, 204, 304})
+NO_BODY_STATUSES: Final[frozenset[int]] = frozenset({101, 204, 304})
 
 
 def no_content_reason(method: str | None, status: int) -> str | None:

@@ -9,19 +9,22 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from ._connection import (
+    ConnectionTokens,
     RequestFacts,
     _upgrade_protocols,
 )
 from ._headers import (
-    _NO_HEADERS,
-    _OWS,
+    NO_HEADERS,
+    OWS,
+    VERSIONS,
     Header,
-    _Pairs,
+    Pairs,
+    normalize_http_version,
 )
 
 # --------------------------------------------------------------------------------------
@@ -69,7 +72,7 @@ class HandshakeVerdict:
     status: int
     code: str
     reason: str
-    headers: tuple[Header, ...] = _NO_HEADERS
+    headers: tuple[Header, ...] = NO_HEADERS
     body: bytes = b""
     key: bytes | None = None
     """The client's Sec-WebSocket-Key of an accepted HTTP/1.1 handshake."""
@@ -193,7 +196,7 @@ def same_origin(origin: bytes, host: bytes | None) -> bool:
     if host is None:
         return False
     theirs = _split_origin(origin.decode("latin-1"))
-    ours = _split_authority(host.strip(_OWS).decode("latin-1"))
+    ours = _split_authority(host.strip(OWS).decode("latin-1"))
     if theirs is None or ours is None:
         return False
     scheme, name, port = theirs
@@ -208,7 +211,7 @@ def same_origin(origin: bytes, host: bytes | None) -> bool:
 def _fields(headers: Iterable[Header], names: frozenset[bytes]) -> dict[bytes, list[bytes]]:
     """The values of the fields named in ``names`` (lower-case), every line, in order."""
     found: dict[bytes, list[bytes]] = {}
-    pairs: _Pairs = headers
+    pairs: Pairs = headers
     for name, value in pairs:
         lower = name.lower()
         if lower in names:
@@ -232,7 +235,7 @@ def _request_host(hosts: Sequence[bytes], multiplexed: bool) -> bytes | None:
     for other in hosts:
         if other != first:
             return None
-    value = first.strip(_OWS)
+    value = first.strip(OWS)
     return value if _split_authority(value.decode("latin-1")) is not None else None
 
 
@@ -355,7 +358,7 @@ def check_switching_protocols(
         return "101 Switching Protocols sent to a request that asked for no upgrade (RFC 9110 §7.8)"
     fields = _fields(response_headers, _SWITCH_FIELDS)
     chosen = [protocol for value in fields.get(b"upgrade", ()) for protocol in _upgrade_protocols(value)]
-    accept = [value.strip(_OWS) for value in fields.get(b"sec-websocket-accept", ())]
+    accept = [value.strip(OWS) for value in fields.get(b"sec-websocket-accept", ())]
     if not chosen:
         return "101 Switching Protocols without an Upgrade field (RFC 9110 §15.2.2)"
     for protocol in chosen:
@@ -364,3 +367,100 @@ def check_switching_protocols(
     if b"websocket" in chosen and key is not None and accept != [websocket_accept(key)]:
         return "Sec-WebSocket-Accept does not match Sec-WebSocket-Key (RFC 6455 §4.2.2)"
     return None
+
+
+# --------------------------------------------------------------------------------------
+# Judging an opening handshake (Policy.judge_websocket and Policy.origin_refusal)
+# --------------------------------------------------------------------------------------
+
+_HANDSHAKE_FIELDS: Final = frozenset(
+    {b"host", b"upgrade", b"connection", b"sec-websocket-key", b"sec-websocket-version", b"origin"}
+)
+_ORIGIN_FIELDS: Final = frozenset({b"host", b"origin"})
+
+
+def _judge_handshake(
+    method: str,
+    http_version: str,
+    headers: Iterable[Header],
+    origins: OriginPolicy,
+    tokens: Callable[[Sequence[bytes]], ConnectionTokens],
+    *,
+    validate: bool = True,
+) -> HandshakeVerdict:
+    """Judge a WebSocket opening handshake (RFC 6455 §4.2.1; RFC 8441 over HTTP/2+).
+
+    Over HTTP/1.x: GET, HTTP/1.1 or later, ``websocket`` in Upgrade, ``upgrade`` in
+    Connection, one Sec-WebSocket-Key that is the base64 of 16 bytes, exactly one
+    Host naming ``host[:port]`` (400 otherwise), Sec-WebSocket-Version 13 (426 with
+    ``Sec-WebSocket-Version: 13`` otherwise), and an allowed Origin (403). Over HTTP/2
+    and HTTP/3 the request is an extended CONNECT with no Upgrade, Connection or key
+    by design, so the version, every ``host`` (equal to the first, RFC 9113 §8.3.1)
+    and the Origin are judged. ``validate=False`` judges the Origin alone
+    (:func:`_origin_refusal`): the structure is left to the server, never the Origin
+    policy. Never raises for any bytes.
+
+    :param origins: the Origin policy (RFC 6455 §10.2).
+    :param tokens: how the configuration reads a Connection field (a cache of
+        :func:`parse_connection`; only its ``upgrade`` is read here).
+    """
+    version = normalize_http_version(http_version)
+    multiplexed = version in ("2", "3")
+    if not validate:
+        refusal = _origin_refusal(http_version, headers, origins)
+        if refusal is not None:
+            return refusal
+        return ACCEPT_H2 if multiplexed else ACCEPT_UNCHECKED
+    fields = _fields(headers, _HANDSHAKE_FIELDS)
+    hosts = fields.get(b"host", [])
+    upgrade = fields.get(b"upgrade", [])
+    keys = fields.get(b"sec-websocket-key", [])
+    ws_versions = [
+        v.strip(b" \t")
+        for value in fields.get(b"sec-websocket-version", ())
+        for v in value.split(b",")
+        if v.strip(b" \t")
+    ]
+    if not multiplexed:
+        if method != "GET":  # RFC 9110 §9.1: methods are case-sensitive
+            return REJECT_METHOD
+        if http_version not in VERSIONS or version == "1.0":
+            return REJECT_VERSION
+        if upgrade != [b"websocket"] and not any(
+            b"websocket" in _upgrade_protocols(value) for value in upgrade
+        ):
+            return REJECT_UPGRADE
+        if not tokens(fields.get(b"connection", [])).upgrade:  # cached for the usual values
+            return REJECT_CONNECTION
+    if ws_versions != [b"13"]:
+        return REJECT_WS_VERSION
+    if not multiplexed:
+        if len(keys) != 1 or not _valid_websocket_key(keys[0]):
+            return REJECT_KEY
+        if not hosts:
+            return REJECT_HOST
+    host = _request_host(hosts, multiplexed)
+    if host is None and hosts:
+        return REJECT_BAD_HOST
+    refusal = origins.refusal(fields.get(b"origin", []), host)
+    if refusal is not None:
+        return refusal
+    if multiplexed:
+        return ACCEPT_H2
+    return HandshakeVerdict(True, 101, "ok", "accepted", key=keys[0])
+
+def _origin_refusal(
+    http_version: str, headers: Iterable[Header], origins: OriginPolicy
+) -> HandshakeVerdict | None:
+    """The 403 for a WebSocket handshake's Origin, or ``None`` when the policy admits it.
+
+    The Origin policy asked alone, whatever else the handshake says: same origin by
+    default, else the allow-list (:class:`OriginPolicy`; RFC 6455 §10.2). The request
+    names its host only by exactly one valid Host (or, over HTTP/2 and HTTP/3, every
+    ``host`` equal to the first): otherwise no Origin is its same origin. Never raises.
+    """
+    if origins.allows_any:
+        return None
+    fields = _fields(headers, _ORIGIN_FIELDS)
+    host = _request_host(fields.get(b"host", []), normalize_http_version(http_version) in ("2", "3"))
+    return origins.refusal(fields.get(b"origin", []), host)

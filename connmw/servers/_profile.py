@@ -1,8 +1,9 @@
-"""The shape of what connmw knows about one server: typed traits, hooks and recognition markers.
+"""The shape of what connmw knows about one server: its traits, hooks and recognition markers.
 
 Every server module declares one or more :class:`ServerProfile` values; the middlewares
-read only these fields, never a server's name. Traits are typed (``Literal`` values,
-booleans, callables), so a misspelt trait is a type error, not a silent default.
+read only these fields, never a server's name. The traits are the rules' own data
+(:class:`connmw.rules.ServerTraits`, typed ``Literal`` values and booleans, so a misspelt
+trait is a type error, not a silent default); the hooks and markers sit beside them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from ..rules import Announce
+from ..rules import FieldRoute, ServerTraits, UnsizedBodiless
+from ..rules._traits import DEFAULT_TRAITS
 
 __all__ = [
     "NO_MARKERS",
@@ -26,21 +28,6 @@ __all__ = [
 ]
 
 Interface = Literal["asgi", "wsgi"]
-
-FieldRoute = Literal["app", "hook", "server", "none"]
-"""WSGI: how connmw's ``Connection`` (and ``Keep-Alive``) fields reach the client.
-
-* ``"app"``: in the application's headers; the server passes them on and acts on ``close``;
-* ``"hook"``: set through the server's own objects (:attr:`ServerProfile.wsgi_persist`);
-* ``"server"``: never; the server writes its own field (and may refuse the application's);
-* ``"none"``: never, and the server says nothing either (wsgiref answers as HTTP/1.0;
-  behind a proxy the proxy speaks).
-"""
-
-UnsizedBodiless = Literal["never", "head", "always"]
-"""WSGI: after which responses without content and without Content-Length the server
-closes, saying nothing beside connmw's ``keep-alive``: ``"head"`` (a response to HEAD) or
-``"always"`` (HEAD, 1xx, 204, 304); connmw then says ``close`` itself."""
 
 Fields = tuple[tuple[bytes, bytes], ...]
 
@@ -90,36 +77,14 @@ class ServerProfile:
     kind: Callable[[Mapping[str, Any]], ServerProfile] | None = None
     """WSGI: which of its profiles serves this environ, for a server with several (uWSGI's
     socket kinds); ``None``: this one."""
-    keeps_http10: bool = False
-    """It keeps an HTTP/1.0 connection alive that connmw answered with ``keep-alive``
-    (``http10_keep_alive`` works there); where not, HTTP/1.0 is never persistent."""
+    traits: ServerTraits = DEFAULT_TRAITS
+    """What it does that the rules decide from (:class:`connmw.rules.ServerTraits`), as data."""
 
     # -- WSGI ----------------------------------------------------------------------
-    connection_field: FieldRoute = "none"
-    announce_wsgi: Announce = "every"
-    """Which of connmw's Connection fields it is given (:data:`connmw.rules.Announce`)."""
-    may_refuse_field: bool = False
-    """It may refuse connmw's field in ``start_response`` (PEP 3333 lets it: wsgiref
-    asserts, waitress raises): connmw then calls it once more without the field, and sends
-    none there again in this process."""
     wsgi_persist: WsgiPersist | None = None
     """How to make the connection do what connmw decided, when a field alone cannot."""
-    always_closes: bool = False
-    """It closes every connection after one response, whatever was asked."""
-    chunks_unsized: bool = True
-    """HTTP/1.1: it frames a body without Content-Length itself (chunked); if not, connmw
-    holds such a body (``http10_buffer_bytes``) and sends it with a length."""
-    closes_unsized_bodiless: UnsizedBodiless = "never"
-    says_http10_keep_alive: bool = False
-    """It answers an HTTP/1.0 request that asked for keep-alive with its own ``keep-alive``
-    beside the application's Connection field (granian): connmw sends no ``close`` there,
-    which would read ``close, keep-alive``."""
-    switches_protocols: bool = False
-    """An application's ``101`` through ``start_response`` can hand the connection over
-    (flask-sock); where it cannot, connmw refuses the 101 (the server answers 500)."""
 
     # -- ASGI ----------------------------------------------------------------------
-    announce_asgi: Announce = "every"
     asgi_persist: AsgiPersist | None = None
     """How to make the connection do what connmw decided, when a field alone cannot."""
     closes_itself: Callable[[Any], bool] | None = None

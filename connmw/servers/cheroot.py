@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 
 __all__ = ["CHEROOT", "PROFILES", "persist"]
@@ -28,10 +29,12 @@ CHEROOT: Final = ServerProfile(
     frozenset({"wsgi"}),
     "connmw's one Connection field, and the close made real through cheroot's request",
     Markers(owners=("cheroot",), software=("Cheroot/",)),
-    keeps_http10=True,
-    connection_field="app",
     wsgi_persist=persist,
-    closes_unsized_bodiless="head",
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="app",
+        closes_unsized_bodiless="head",
+    ),
 )
 
 PROFILES: Final = (CHEROOT,)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 from ._recognise import server_callable
 
@@ -73,10 +74,12 @@ DAPHNE: Final = ServerProfile(
     frozenset({"asgi"}),
     "one Connection field; the close made real through Twisted's channel",
     Markers(owners=("daphne",)),
-    keeps_http10=True,
     asgi_persist=persist,
     refuse_handshake=refuse_handshake,
     close_websocket=close_websocket,
+    traits=ServerTraits(
+        keeps_http10=True,
+    ),
 )
 
 PROFILES: Final = (DAPHNE,)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 
 __all__ = ["DJANGO", "PROFILES", "persist"]
@@ -41,10 +42,12 @@ DJANGO: Final = ServerProfile(
     frozenset({"wsgi"}),
     "runserver: connmw's one Connection field set in Django's handler, which acts on close",
     Markers(owners=("django.core.servers.basehttp",), software=("WSGIServer/",)),
-    keeps_http10=True,
-    connection_field="hook",
     wsgi_persist=persist,
-    chunks_unsized=False,
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="hook",
+        chunks_unsized=False,
+    ),
 )
 
 PROFILES: Final = (DJANGO,)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..rules import ServerTraits
 from ._profile import Markers, ServerProfile
 
 __all__ = ["GRANIAN", "PROFILES"]
@@ -21,10 +22,12 @@ GRANIAN: Final = ServerProfile(
     # ASGI: send is a method of granian._granian's protocol; WSGI: start_response is a
     # granian.wsgi.Response object.
     Markers(owners=("granian",), software=("Granian",)),
-    keeps_http10=True,
-    connection_field="app",
-    says_http10_keep_alive=True,
-    switches_protocols=True,
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="app",
+        says_http10_keep_alive=True,
+        switches_protocols=True,
+    ),
 )
 
 PROFILES: Final = (GRANIAN,)

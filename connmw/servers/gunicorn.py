@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 
 __all__ = ["GUNICORN", "PROFILES", "persist"]
@@ -28,10 +29,12 @@ GUNICORN: Final = ServerProfile(
     frozenset({"asgi", "wsgi"}),
     "gunicorn writes its own Connection field; connmw asks it to close",
     Markers(owners=("gunicorn",), environ=("gunicorn.socket",), software=("gunicorn/",)),
-    keeps_http10=True,
-    connection_field="server",
     wsgi_persist=persist,
-    switches_protocols=True,
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="server",
+        switches_protocols=True,
+    ),
 )
 
 PROFILES: Final = (GUNICORN,)

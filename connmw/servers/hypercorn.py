@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Markers, ServerProfile
 from ._recognise import server_callable
 
@@ -40,8 +41,10 @@ HYPERCORN: Final = ServerProfile(
     frozenset({"asgi", "wsgi"}),
     "one Connection field; at keep_alive_max_requests hypercorn's own close stands alone",
     Markers(owners=("hypercorn",)),
-    connection_field="app",
     closes_itself=closes_itself,
+    traits=ServerTraits(
+        connection_field="app",
+    ),
 )
 HYPERCORN_TRIO: Final = replace(
     HYPERCORN,

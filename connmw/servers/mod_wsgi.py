@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..rules import ServerTraits
 from ._profile import Markers, ServerProfile
 
 __all__ = ["MOD_WSGI", "PROFILES"]
@@ -24,8 +25,10 @@ MOD_WSGI: Final = ServerProfile(
     frozenset({"wsgi"}),
     "Apache: connmw's one Connection field; Apache acts on its close",
     Markers(owners=("mod_wsgi",), environ=("mod_wsgi.version",), software=("Apache",)),
-    keeps_http10=True,
-    connection_field="app",
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="app",
+    ),
 )
 
 PROFILES: Final = (MOD_WSGI,)

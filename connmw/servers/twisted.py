@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 
 __all__ = ["PROFILES", "TWISTED", "persist"]
@@ -40,9 +41,11 @@ TWISTED: Final = ServerProfile(
     frozenset({"wsgi"}),
     "connmw's one Connection field, set and made real through Twisted's request",
     Markers(owners=("twisted.web",)),
-    keeps_http10=True,
-    connection_field="hook",
     wsgi_persist=persist,
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="hook",
+    ),
 )
 
 PROFILES: Final = (TWISTED,)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..rules import ServerTraits
 from ._profile import ServerProfile
 
 __all__ = ["UNKNOWN"]
@@ -29,9 +30,11 @@ UNKNOWN: Final = ServerProfile(
     "unknown",
     frozenset({"asgi", "wsgi"}),
     "not recognised: never worse than the server alone; one close for the app's reasons",
-    connection_field="app",
-    announce_wsgi="closes-beyond-request",
-    may_refuse_field=True,
-    switches_protocols=True,
-    announce_asgi="beyond-request",
+    traits=ServerTraits(
+        connection_field="app",
+        announce_wsgi="closes-beyond-request",
+        may_refuse_field=True,
+        switches_protocols=True,
+        announce_asgi="beyond-request",
+    ),
 )

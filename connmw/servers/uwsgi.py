@@ -26,6 +26,7 @@ import socket
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Interface, Markers, ServerProfile
 
 __all__ = ["HTTP_SOCKET", "PROFILES", "ROUTER", "SOCKET", "UWSGI", "persist"]
@@ -78,24 +79,30 @@ UWSGI: Final = ServerProfile(
     "--http11-socket: connmw's one field; a close made real by shutting the socket down",
     _MARKERS,
     kind=_kind,
-    connection_field="app",
     wsgi_persist=persist,
-    chunks_unsized=False,
+    traits=ServerTraits(
+        connection_field="app",
+        chunks_unsized=False,
+    ),
 )
 HTTP_SOCKET: Final = ServerProfile(
     "uwsgi-http-socket",
     _WSGI,
     "--http-socket closes every connection: connmw says close",
-    connection_field="app",
-    always_closes=True,
+    traits=ServerTraits(
+        connection_field="app",
+        always_closes=True,
+    ),
 )
 ROUTER: Final = ServerProfile(
     "uwsgi-router",
     _WSGI,
     "the --http router with --http-keepalive acts on connmw's one Connection field",
-    connection_field="app",
-    chunks_unsized=False,
-    closes_unsized_bodiless="always",
+    traits=ServerTraits(
+        connection_field="app",
+        chunks_unsized=False,
+        closes_unsized_bodiless="always",
+    ),
 )
 SOCKET: Final = ServerProfile(
     "uwsgi-socket",

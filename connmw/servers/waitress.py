@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, Final
 
+from ..rules import ServerTraits
 from ._profile import Fields, Markers, ServerProfile
 
 __all__ = ["PROFILES", "WAITRESS", "persist"]
@@ -56,10 +57,12 @@ WAITRESS: Final = ServerProfile(
     "no Connection field (it answers 500 to one); connmw asks it to close",
     # its start_response is a closure of waitress.task; --ident changes SERVER_SOFTWARE
     Markers(owners=("waitress",), environ=("waitress.client_disconnected",), software=("waitress",)),
-    keeps_http10=True,
-    connection_field="server",
     wsgi_persist=persist,
-    closes_unsized_bodiless="head",
+    traits=ServerTraits(
+        keeps_http10=True,
+        connection_field="server",
+        closes_unsized_bodiless="head",
+    ),
 )
 
 PROFILES: Final = (WAITRESS,)

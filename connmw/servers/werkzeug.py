@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..rules import ServerTraits
 from ._profile import Markers, ServerProfile
 
 __all__ = ["PROFILES", "WERKZEUG"]
@@ -18,9 +19,11 @@ WERKZEUG: Final = ServerProfile(
     frozenset({"wsgi"}),
     "it says close and closes after every response; connmw sends no field",
     Markers(owners=("werkzeug",), environ=("werkzeug.socket",), software=("Werkzeug/",)),
-    connection_field="server",
-    always_closes=True,
-    switches_protocols=True,
+    traits=ServerTraits(
+        connection_field="server",
+        always_closes=True,
+        switches_protocols=True,
+    ),
 )
 
 PROFILES: Final = (WERKZEUG,)

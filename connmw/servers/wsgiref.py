@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ..rules import ServerTraits
 from ._profile import Markers, ServerProfile
 
 __all__ = ["PROFILES", "WSGIREF"]
@@ -20,7 +21,9 @@ WSGIREF: Final = ServerProfile(
     "HTTP/1.0 answers, every connection closed; connmw sends no field (it asserts on one)",
     # Its handler classes, not the package: wsgiref.validate wraps other servers too.
     Markers(owners=("wsgiref.simple_server", "wsgiref.handlers"), software=("WSGIServer/",)),
-    always_closes=True,
+    traits=ServerTraits(
+        always_closes=True,
+    ),
 )
 
 PROFILES: Final = (WSGIREF,)

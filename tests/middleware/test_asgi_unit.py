@@ -20,7 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-import connmw.report
+import connmw._counters
 from connmw import ConfigError, ForbiddenBodyError, ForbiddenHeaderError, RequestFacts, drain, undrain
 from connmw.asgi import STATE_KEY, ConnectionMiddleware, Message, Receive, Scope, Send, request_facts
 from connmw.rules import Header
@@ -475,7 +475,7 @@ def test_no_content_strict_raises() -> None:
 
 
 def test_no_content_logged_once(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(connmw.report, "_already_warned", set())  # as in a fresh process
+    monkeypatch.setattr(connmw._counters, "_already_warned", set())  # as in a fresh process
     caplog.set_level(logging.WARNING, logger="connmw")
     for _ in range(3):
         run(http_scope("1.1"), start(204), body(b"x"))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import connmw
-from connmw import lifecycle, report
+from connmw import _counters, lifecycle
 from connmw.asgi import ConnectionMiddleware, Message, Receive, Scope, Send
 from connmw.config import load_config
 from connmw.lifecycle import IDLE_FORGET, DrainSwitch, Lifecycle
@@ -51,7 +51,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
         monkeypatch.delenv(variable)
     monkeypatch.setenv("CONNMW_SERVER", "granian")
-    monkeypatch.setattr(report, "_already_warned", set())
+    monkeypatch.setattr(_counters, "_already_warned", set())
     monkeypatch.setattr(lifecycle, "_unidentified_warned", [])
     connmw.undrain()
     yield
@@ -884,4 +884,4 @@ def test_lifecycle_closes_log_nothing(caplog: pytest.LogCaptureFixture) -> None:
 def test_the_logger_has_no_handlers() -> None:
     logger = logging.getLogger("connmw")
     assert logger.handlers == []
-    assert report.logger is logger
+    assert _counters.logger is logger

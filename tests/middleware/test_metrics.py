@@ -35,13 +35,13 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client import REGISTRY, CollectorRegistry
 
 import connmw
-from connmw import lifecycle, metrics, report
+from connmw import _counters, lifecycle, metrics
+from connmw._counters import Reporter, Stats
 from connmw.asgi import ConnectionMiddleware as AsgiMiddleware
 from connmw.config import load_config
 from connmw.errors import ConfigError
 from connmw.lifecycle import DrainSwitch
 from connmw.metrics import METRICS, NAME_LIMIT, OTHER
-from connmw.report import Reporter, Stats
 from connmw.rules import _websocket as websocket_rules
 from connmw.rules._websocket import HandshakeVerdict
 from connmw.wsgi import ConnectionMiddleware as WsgiMiddleware
@@ -55,7 +55,7 @@ def _metrics_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts as a new process would: no CONNMW_*, no sink, no label seen, not draining."""
     for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
         monkeypatch.delenv(variable)
-    monkeypatch.setattr(report, "_already_warned", set())
+    monkeypatch.setattr(_counters, "_already_warned", set())
     monkeypatch.setattr(metrics, "_NAMES", metrics._Names())
     connmw.undrain()
     metrics.disable()
@@ -103,7 +103,7 @@ def workload() -> WsgiMiddleware:
     handshake = {"upgrade": "websocket", "connection": "Upgrade", "sec_websocket_version": "13"}
     _request(middleware, "/ws", sec_websocket_key="?", **handshake)  # handshakes_rejected{bad-key}
     _request(middleware, connection="keep-alive, authorization")  # request_abuse
-    return middleware  # and every request: unrecognised (no server connmw knows)
+    return middleware  # and unrecognised, once (no server connmw knows)
 
 
 def from_stats(stats: Stats) -> Totals:
@@ -247,11 +247,11 @@ def test_the_draining_gauge_follows_drain_and_the_drain_file(tmp_path: Path) -> 
 def test_one_set_of_metrics_however_many_middlewares() -> None:
     inner = WsgiMiddleware(_app, metrics="prometheus")
     outer = WsgiMiddleware(inner, metrics="prometheus")  # connmw in connmw
-    backend = report.sink()
+    backend = _counters.sink()
     assert isinstance(backend, metrics.Backend) and backend.kind == "prometheus"
     AsgiMiddleware(lambda scope, receive, send: None, metrics="prometheus")  # type: ignore[arg-type,return-value]
     assert load_config(environ={"CONNMW_METRICS": "prometheus"}).metrics == "prometheus"
-    assert report.sink() is backend  # nothing registered again in the default registry
+    assert _counters.sink() is backend  # nothing registered again in the default registry
     assert metrics.use_prometheus() is backend
     before = REGISTRY.get_sample_value("connmw_headers_stripped_total", {"name": "keep-alive"}) or 0
     _request(outer, "/hop")
@@ -263,9 +263,9 @@ def test_none_leaves_metrics_turned_on_from_code_as_they_are() -> None:
     mine = metrics.use_prometheus(registry)
     WsgiMiddleware(_app)  # metrics=none: the default
     WsgiMiddleware(_app, metrics="prometheus")  # a Prometheus backend already counts: keep mine
-    assert report.sink() is mine
+    assert _counters.sink() is mine
     WsgiMiddleware(_app, metrics="otel")  # another kind asked for: it replaces
-    replaced = report.sink()
+    replaced = _counters.sink()
     assert isinstance(replaced, metrics.Backend) and replaced.kind == "otel"
 
 

@@ -19,7 +19,7 @@ from wsgiref.validate import validator
 
 import pytest
 
-from connmw import ConfigError, load_config, report
+from connmw import ConfigError, _counters, load_config
 from connmw.asgi import ConnectionMiddleware as AsgiMiddleware
 from connmw.servers import (
     NAMES,
@@ -293,13 +293,13 @@ def test_unknown_forced_is_not_counted_as_unrecognised() -> None:
     auto = ConnectionMiddleware(responder(CLOSE), config=load_config({}))
     for _ in range(3):
         call(auto, environ(SERVER_SOFTWARE="bjoern"))
-    assert (auto.server_name, auto.stats.unrecognised) == ("unknown", 3)
-    assert auto.stats.as_dict()["unrecognised"] == 3
+    assert (auto.server_name, auto.stats.unrecognised) == ("unknown", 1)  # the server, not each request
+    assert auto.stats.as_dict()["unrecognised"] == 1
 
 
 @pytest.fixture
 def fresh_log(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    monkeypatch.setattr(report, "_already_warned", set())
+    monkeypatch.setattr(_counters, "_already_warned", set())
     caplog.set_level(logging.INFO, logger="connmw")
     return caplog
 
@@ -343,7 +343,7 @@ def test_asgi_logs_the_module_of_send_when_not_recognised(fresh_log: pytest.LogC
             await middleware(dict(scope), receive, send)
 
     asyncio.run(run())
-    assert (middleware.server_name, middleware.stats.unrecognised) == ("unknown", 2)
+    assert (middleware.server_name, middleware.stats.unrecognised) == ("unknown", 1)  # once, not per request
     warnings = [r.getMessage() for r in fresh_log.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].startswith("server not recognised (send of some.asgi.server)")

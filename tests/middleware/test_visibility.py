@@ -34,7 +34,7 @@ from starlette.routing import Route
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import connmw
-from connmw import ForbiddenHeaderError, _base, report
+from connmw import ForbiddenHeaderError, _core, _counters
 from connmw.asgi import ConnectionMiddleware as AsgiMiddleware
 from connmw.wsgi import ConnectionMiddleware as WsgiMiddleware
 from tests.wire import ServerPool, exchange, request_bytes, uvicorn_cmd
@@ -45,8 +45,8 @@ def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No CONNMW_* from the shell; the once-per-process log memory as in a new process."""
     for variable in [v for v in os.environ if v.startswith("CONNMW_")]:
         monkeypatch.delenv(variable)
-    monkeypatch.setattr(report, "_already_warned", set())
-    monkeypatch.setattr(_base, "_warned_nested", [])
+    monkeypatch.setattr(_counters, "_already_warned", set())
+    monkeypatch.setattr(_core, "_warned_nested", [])
     yield
 
 
@@ -208,7 +208,7 @@ def test_wsgi_nesting_warns_directly_and_through_other_middleware(caplog: pytest
     assert len(nested_warnings(caplog)) == 1
     assert "built around another" in nested_warnings(caplog)[0]
 
-    _base._warned_nested.clear()
+    _core._warned_nested.clear()
     outer = WsgiMiddleware(ProxyFix(WsgiMiddleware(app)))
     assert nested_warnings(caplog)[1:] == []
     client = Flask(__name__).test_client()

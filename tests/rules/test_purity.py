@@ -88,7 +88,7 @@ FORBIDDEN = frozenset(
         "connmw.tool",
         "connmw.servers",
         "connmw.lifecycle",
-        "connmw.report",
+        "connmw._counters",
     }
 )
 

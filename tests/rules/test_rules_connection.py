@@ -24,7 +24,7 @@ from connmw.rules import (
     normalize_http_version,
     parse_connection,
 )
-from connmw.rules._headers import _CACHE_LIMIT
+from connmw.rules._headers import CACHE_LIMIT
 
 # The module's text, read from its file: the accelerated build's compiled module has no
 # source for inspect to find.
@@ -416,9 +416,9 @@ def test_configured_strip_headers_are_hop_by_hop_in_any_case() -> None:
 
 def test_the_name_cache_stays_bounded() -> None:
     policy = Policy()
-    for index in range(3 * _CACHE_LIMIT):
+    for index in range(3 * CACHE_LIMIT):
         policy.kind_of(b"x-%d" % index)
-    assert len(policy._kinds) <= _CACHE_LIMIT
+    assert len(policy._kinds) <= CACHE_LIMIT
     assert policy.kind_of(b"x-0") == rules.ORDINARY
 
 

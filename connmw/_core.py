@@ -2,7 +2,7 @@
 
 The adapters hold a :class:`Core` rather than inherit from one: mypyc (the accelerated
 build) crashes calling an instance of a compiled class that defines ``__call__`` when its
-compiled base class does not (mypy 2.4, reproduced with a five-line pair of classes), and
+compiled base class does not (docs/benchmarks.md, "Spellings the hot path keeps"), and
 a compiled class with a Python base is no native class at all (its attributes then live
 in a ``__dict__``, looked up by name on every request).
 """
@@ -10,14 +10,14 @@ in a ``__dict__``, looked up by name on every request).
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Any, TypeVar, final
 
 from . import metrics
+from ._counters import Reporter, logger
 from .config import Config, load_config
 from .errors import ConfigError
 from .lifecycle import Lifecycle
-from .report import Reporter, logger
 from .rules import Policy
 from .servers import ServerProfile, profile
 
@@ -59,6 +59,23 @@ class Core:
                 f"server={self.config.server!r} (CONNMW_SERVER) serves no {interface.upper()} "
                 "application: expected auto, unknown, or a server of that interface (docs/servers.md)"
             )
+
+    def closed(self, reason: str, forget: bool, key: Hashable | None) -> None:
+        """A response closed its connection as connmw decided: count it by reason, and, when the
+        close was not the lifecycle's own (drain, limits), forget the connection's count.
+
+        Both adapters call this once per response that closes, exactly where connmw's decision
+        reaches the connection (a field or a server hook): always on ASGI; on WSGI unless the
+        server alone decides (its field route is ``server`` or ``none`` and it has no hook).
+
+        :param reason: the counter's reason (:func:`connmw.rules.close_reason`).
+        :param forget: the close is not the lifecycle's own (drain, limits): drop what it
+            knows of the connection.
+        :param key: the connection, as the lifecycle knows it (``None``: unknown).
+        """
+        self.reporter.closed(reason)
+        if forget and self.lifecycle_on:
+            self.lifecycle.forget(key)
 
 
 def wrapped_app(given: App | None, keyword: App | None) -> App:

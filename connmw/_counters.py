@@ -85,8 +85,9 @@ class Stats:
     * ``bodies_dropped``: why a response has no content (``head``, ``1xx``, ``204``,
       ``304``) → responses whose body bytes connmw dropped;
     * ``readiness``: ``ready`` or ``draining`` → readiness checks connmw answered;
-    * ``unrecognised``: requests served on a server connmw did not recognise (its
-      fallback, docs/policy.md; ``CONNMW_SERVER`` names the server, if it is one connmw knows).
+    * ``unrecognised``: times this middleware recognised a server as none connmw knows
+      (once per middleware and server met; then its fallback, docs/policy.md, serves every
+      request; ``CONNMW_SERVER`` names the server, if it is one connmw knows).
     """
 
     __slots__ = (
@@ -250,7 +251,7 @@ class Reporter:
             )
 
     def unrecognised(self) -> None:
-        """A request was served on a server connmw did not recognise."""
+        """A middleware met a server connmw did not recognise (counted once, not per request)."""
         self.stats.unrecognised += 1
         _count("unrecognised", None)
 

@@ -1,0 +1,315 @@
+"""Responses decided: which Connection fields go out, what is removed, whether to close.
+
+RFC 9110 §7.6.1 (Connection; hop-by-hop fields), §7.8 (Upgrade), §15.2 (interim
+responses), §8.6 (Content-Length); RFC 9112 §9.3 (persistence), §6.3 (message body
+length); RFC 9113 §8.2.2 and RFC 9114 §4.2 (no connection-specific field over HTTP/2 and
+HTTP/3). :class:`~connmw.rules.Policy` is built on :class:`_ResponseDecisions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ._connection import NO_TOKENS, RequestFacts, _Reading
+from ._headers import (
+    CONNECTION,
+    NO_HEADERS,
+    NO_NAMES,
+    ORDINARY,
+    UPGRADE,
+    UPGRADE_WISHES,
+    Header,
+    Pairs,
+    _has_content_length,
+)
+from ._names import _HeaderNames
+from ._plan import PlannedResponse
+from ._responses import (
+    CLOSE_FIELDS,
+    KEEP_ALIVE_FIELDS,
+    NO_BODY_STATUSES,
+    UPGRADE_FIELDS,
+    Announce,
+    ResponsePlan,
+    close_reason,
+    drops_content_length,
+    no_content_reason,
+)
+from ._traits import DEFAULT_TRAITS, ServerTraits, asks_server
+
+_Answer = tuple[tuple[Header, ...], bool]
+"""Connection fields to append, and whether the connection closes (``connection_fields``)."""
+
+
+class _ResponseDecisions(_HeaderNames):
+    """The response half of a :class:`~connmw.rules.Policy`: its settings are set there."""
+
+    announce: Announce
+    explicit_keep_alive: bool
+    keep_alive_timeout: int | None
+    _keep_fields: tuple[Header, ...]
+    _ordinary_answers: dict[str, tuple[_Answer | None, _Answer | None]]
+
+    def connection_fields(
+        self,
+        request: RequestFacts,
+        status: int,
+        *,
+        app_close: bool = False,
+        server_close: bool = False,
+        has_length: bool = True,
+        requests_left: int | None = None,
+    ) -> tuple[tuple[Header, ...], bool]:
+        """The one decision of which Connection / Keep-Alive fields a response carries.
+
+        Returns ``(fields, close)``. ``app_close`` is the application's own
+        ``Connection: close``; ``server_close`` a server-side reason (drain, limits);
+        ``has_length`` whether the body is delimited on the wire (an HTTP/1.0 keep-alive
+        response must have a Content-Length; on HTTP/1.1 a server that does not chunk
+        leaves a body without one to end with the connection, RFC 9112 §6.3 item 8);
+        ``requests_left`` adds ``max=N`` to the Keep-Alive hint. An interim (1xx)
+        response decides nothing: the final response does (RFC 9110 §15.2). What goes out
+        through the server follows :attr:`announce` (the request's own close, and
+        keep-alive, may be left to the server); ``close`` is decided alike either way.
+        """
+        if request.http_version in ("2", "3"):
+            return NO_HEADERS, False  # RFC 9113 §8.2.2, RFC 9114 §4.2
+        if status == 101 and request.upgrade_requested:
+            return UPGRADE_FIELDS, False  # RFC 9110 §7.8: Upgrade is hop-by-hop
+        if status < 200:
+            return NO_HEADERS, False  # RFC 9110 §15.2: interim; the final response decides
+        if not request.persistent:  # the request's own close: every server answers it itself
+            return (CLOSE_FIELDS if self.announce == "every" else NO_HEADERS), True
+        if app_close or server_close:
+            return CLOSE_FIELDS, True
+        if not has_length and status not in NO_BODY_STATUSES:
+            # RFC 9112 §9.3, §6.3 item 8 (and RFC 1945's keep-alive practice): a body nothing
+            # delimits ends with the connection.
+            return CLOSE_FIELDS, True
+        if self.announce == "closes-beyond-request":
+            return NO_HEADERS, False  # the server decides persistence and says so itself
+        if request.http_version != "1.0" and not self.explicit_keep_alive and self.keep_alive_timeout is None:
+            return NO_HEADERS, False
+        # A configured Keep-Alive hint goes on every persistent HTTP/1.x response, even
+        # with explicit_keep_alive off: Keep-Alive is connection-specific, so it travels
+        # with "keep-alive" in Connection (RFC 9110 §7.6.1; RFC 2068 §19.7.1).
+        if requests_left is not None and self.keep_alive_timeout is not None:
+            hint = b"timeout=%d, max=%d" % (self.keep_alive_timeout, requests_left)
+            return (*KEEP_ALIVE_FIELDS, (b"keep-alive", hint)), False
+        return self._keep_fields, False
+
+    def finish_response(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        *,
+        server_close: bool = False,
+        requests_left: int | None = None,
+        delimited: bool = True,
+        server_announces: bool = False,
+    ) -> ResponsePlan:
+        """The response's headers as they must go out, and whether to close.
+
+        Removes every hop-by-hop header and every header the application's Connection
+        field nominates (protected names excepted), keeps Upgrade on a legitimate 101,
+        honours the application's ``Connection: close``, then appends the fields
+        :meth:`connection_fields` decides. Nothing is allocated beyond the appended
+        list when the application sent no hop-by-hop header. ``delimited=False``: the
+        body has no Content-Length and the server will not chunk it. ``server_announces``
+        (with ``server_close``): the server adds its own ``Connection: close`` to this
+        response, so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
+        """
+        ordinary = self._known_end_to_end  # a set probe per known name: the whole cost when clean
+        pairs: Pairs = headers
+        dirty = drops_content_length(status) and _has_content_length(headers)  # see _finish_dirty
+        for name, _ in pairs:
+            if dirty or (name not in ordinary and self.kind_of(name)):
+                return self._finish_dirty(
+                    request,
+                    status,
+                    headers,
+                    server_close,
+                    requests_left,
+                    delimited=delimited,
+                    server_announces=server_announces,
+                )
+        answer = self.ordinary_answer(request)
+        if answer is None or status < 200 or server_close or requests_left is not None or not delimited:
+            has_length = delimited
+            if request.http_version == "1.0" and request.persistent:
+                has_length = has_length and _has_content_length(headers)
+            answer = self.connection_fields(
+                request,
+                status,
+                server_close=server_close,
+                has_length=has_length,
+                requests_left=requests_left,
+            )
+        fields, close = answer
+        if not fields or (server_announces and close):
+            return headers, close, NO_NAMES
+        return [*headers, *fields], close, NO_NAMES
+
+    def plan_response(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        *,
+        method: str | None = None,
+        traits: ServerTraits = DEFAULT_TRAITS,
+        server_reason: str | None = None,
+        requests_left: int | None = None,
+        server_announces: bool = False,
+        framing: bool = False,
+    ) -> PlannedResponse:
+        """Everything an adapter must do with one response start (:class:`PlannedResponse`).
+
+        :param request: the request's facts; answered from their fields.
+        :param status: the response's status.
+        :param headers: the application's header list.
+        :param method: the request's method (a response to ``HEAD`` has no content).
+        :param traits: the server's traits (what to ask its hook).
+        :param server_reason: why the connection closes on the server's side (drain, a
+            limit, ``server``), or ``None``.
+        :param requests_left: adds ``max=N`` to a Keep-Alive hint.
+        :param server_announces: the server writes its own ``Connection: close`` here.
+        :param framing: the body goes out without a length nothing delimits (RFC 9112 §6.3).
+        """
+        out, close, removed = self.finish_response(
+            request,
+            status,
+            headers,
+            server_close=server_reason is not None,
+            requests_left=requests_left,
+            delimited=not framing,
+            server_announces=server_announces,
+        )
+        return PlannedResponse(
+            out,
+            close,
+            removed,
+            close_reason(request, server_reason, framing=framing) if close else None,
+            close and server_reason is None,
+            no_content_reason(method, status),
+            asks_server(request, traits, status, close),
+        )
+
+    def ordinary_answer(self, request: RequestFacts) -> _Answer | None:
+        """:meth:`connection_fields` for an *ordinary response* to ``request``: final, with
+        content, framed, and no reason of the server's to close; ``None`` for a persistent
+        HTTP/1.0 request, where the response's framing decides. It depends on the request's
+        version and persistence only, so it is decided once per pair and looked up by them."""
+        answers = self._ordinary_answers.get(request.http_version)
+        if answers is None:  # facts built by hand with another spelling: decide it now
+            if request.http_version == "1.0" and request.persistent:
+                return None
+            return self.connection_fields(request, 200)
+        return answers[request.persistent]
+
+    @staticmethod
+    def _appended(request: RequestFacts, answer: _Answer | None) -> tuple[Header, ...] | None:
+        """The fields :meth:`quick_finish` appends for ``request`` (see :class:`_Reading`), or ``None``."""
+        if answer is None or answer[1] or request.upgrade:  # a 101 answers only a request to upgrade
+            return None
+        return answer[0]
+
+    def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
+        """:meth:`finish_response` for the common response, in one step, or ``None`` (see
+        :meth:`quick_finish_reading`, which the adapters call with what they read)."""
+        answer = self.ordinary_answer(request)
+        reading = _Reading(request, answer, self._appended(request, answer), False)
+        return self.quick_finish_reading(reading, status, headers)
+
+    def quick_finish_reading(
+        self, reading: _Reading, status: int, headers: list[Header]
+    ) -> list[Header] | None:
+        """:meth:`finish_response` for the common response, in one step, or ``None``.
+
+        The common response: the connection stays open, the request offers no upgrade
+        (so no 101 can be legitimate), the status is one whose response has content (not
+        1xx, 204 or 304: the adapters then drop body bytes, :func:`no_content_reason`)
+        and every header name is one already known to be end-to-end. Its headers need no
+        cleaning, only connmw's fields appended, so this
+        returns the new list (``headers`` itself when no field is due, as on HTTP/2).
+        ``None`` means "ask :meth:`finish_response`", which decides every other case and
+        learns the names this call does not know yet.
+        """
+        fields = reading.appended  # None: a response the rules decide in full
+        if fields is None or status < 200 or status in {204, 304}:
+            return None
+        ordinary = self._known_end_to_end
+        pairs: list[Any] = headers  # loose, as Pairs says; a list is read fastest compiled
+        for pair in pairs:
+            if pair[0] not in ordinary:
+                return None
+        if fields:
+            return [*headers, *fields]
+        return headers
+
+    def _finish_dirty(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        server_close: bool,
+        requests_left: int | None,
+        *,
+        delimited: bool = True,
+        server_announces: bool = False,
+    ) -> ResponsePlan:
+        pairs: Pairs = headers
+        values = self._connection_values(headers)
+        app = self.tokens(values) if values else NO_TOKENS
+        keep_upgrade = status == 101 and request.upgrade_requested and not request.multiplexed
+        # The app's Connection is always replaced by connmw's one field; replacing a
+        # mere wish (close / keep-alive, or "upgrade" on a legitimate 101) is no correction.
+        honoured = app.only_directives or (
+            keep_upgrade
+            and not app.invalid
+            and not app.refused
+            and not app.too_many
+            and app.nominated <= UPGRADE_WISHES
+        )
+        lengthless = drops_content_length(status)  # RFC 9110 §8.6
+        kept: list[Header] = []
+        removed: list[bytes] = []
+        for name, value in pairs:
+            kind = self.kind_of(name)
+            if kind == ORDINARY:
+                if (app.nominated and name.lower() in app.nominated) or (
+                    lengthless and name.lower() == b"content-length"
+                ):
+                    removed.append(name.lower())
+                else:
+                    kept.append((name, value))
+            elif kind == UPGRADE and keep_upgrade:
+                kept.append((name, value))
+            elif kind != CONNECTION or not honoured:
+                removed.append(name.lower())
+        has_length = delimited
+        if request.http_version == "1.0" and request.persistent:
+            has_length = has_length and _has_content_length(kept)
+        fields, close = self.connection_fields(
+            request,
+            status,
+            app_close=app.close,
+            server_close=server_close,
+            has_length=has_length,
+            requests_left=requests_left,
+        )
+        if not (server_announces and close):
+            kept.extend(fields)
+        return kept, close, tuple(dict.fromkeys(removed))
+
+    def _decide_ordinary_answers(self) -> dict[str, tuple[_Answer | None, _Answer | None]]:
+        """:meth:`ordinary_answer` by version, then persistence: connection_fields(facts, 200)
+        depends on those two fields only, so each pair is decided once, here."""
+        answers: dict[str, tuple[_Answer | None, _Answer | None]] = {}
+        for version in ("1.0", "1.1", "2", "3"):
+            closing = self.connection_fields(RequestFacts(version, False, NO_TOKENS, NO_NAMES), 200)
+            keeping = self.connection_fields(RequestFacts(version, True, NO_TOKENS, NO_NAMES), 200)
+            answers[version] = (closing, None if version == "1.0" else keeping)  # 1.0 kept: framing decides
+        return answers
