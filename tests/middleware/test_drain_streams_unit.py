@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import connmw
-from connmw import _streams, lifecycle, report
+from connmw import _counters, _streams, lifecycle
 from connmw.asgi import ConnectionMiddleware, Message, Receive, Scope, Send
 from connmw.config import load_config
 from connmw.errors import ConfigError
@@ -28,7 +28,7 @@ from tests.helpers import handshake_headers, hide_connmw_variables
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     hide_connmw_variables(monkeypatch)
     monkeypatch.setenv("CONNMW_SERVER", "granian")
-    monkeypatch.setattr(report, "_already_warned", set())
+    monkeypatch.setattr(_counters, "_already_warned", set())
     monkeypatch.setattr(lifecycle, "_unidentified_warned", [])
     monkeypatch.setattr(_streams, "_watcher", [])  # each test's event loop has a watcher of its own
     connmw.undrain()
