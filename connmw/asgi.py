@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
+from functools import partial
 from typing import Any, Final, final
 
+from ._asgi_responders import BodilessResponse, ContentGuard, HeldHttp10Response
 from ._core import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
 from ._counters import Stats, logger
 from ._streams import Streams
 from .config import Config, check_environment
-from .errors import ConfigError, ForbiddenBodyError, ForbiddenHeaderError
+from .errors import ConfigError, ForbiddenHeaderError
 from .lifecycle import DRAIN
 from .rules import (
-    Header,
     Policy,
     RequestFacts,
     asks_readiness,
-    body_needs_framing,
     no_content_reason,
     readiness_answer,
 )
@@ -249,7 +249,7 @@ class ConnectionMiddleware:
                     reason = no_content_reason(None, message["status"])
                     if reason is not None:
                         started = send(message)
-                        send = self._dropping(reason, send)
+                        send = BodilessResponse(self._core, reason, send)
                         return started
                 elif new is not headers:
                     message = dict(message)  # copy, then set: cheaper than {**message, ...}
@@ -271,7 +271,7 @@ class ConnectionMiddleware:
         server_send = send  # the server's own, for its hooks (connmw.servers)
         if self._server is None:
             self._recognise(send)
-        send = self._content_guard(scope, send)
+        send = ContentGuard(self._core, scope.get("method"), send)
         if facts is None:  # not read yet: the options sent this request here directly
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             scope = _publish(scope, facts)
@@ -285,7 +285,9 @@ class ConnectionMiddleware:
         if facts.tokens.flagged:
             self._abuse(facts)
         if facts.http_version == "1.0" and self._core.buffer_limit:
-            await self.app(scope, receive, self._http10_sender(scope, facts, send, server_send))
+            this = partial(self._start, facts=facts, scope=scope, send=server_send)
+            held = HeldHttp10Response(this, scope.get("method"), self._core.buffer_limit, send)
+            await self.app(scope, receive, held)
             return
         start = self._start  # lifecycle decisions, counting: all in one place
         opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
@@ -367,55 +369,6 @@ class ConnectionMiddleware:
             core.reporter.unrecognised()  # once per middleware: the server, not each request
         return server
 
-    def _http10_sender(self, scope: Scope, facts: RequestFacts, send: Send, server_send: Send) -> Send:
-        """A send that holds an HTTP/1.0 response without Content-Length until complete.
-
-        HTTP/1.0 has no chunked coding (RFC 9112 §7), yet some servers chunk any body
-        without a length (docs/servers.md). A body that outgrows ``http10_buffer_bytes``
-        goes out streamed, after a start saying ``close``.
-        """
-        held: Message | None = None
-        parts: list[bytes] = []
-        size = 0
-        limit = self._core.buffer_limit
-
-        async def send_http10(message: Message) -> None:
-            nonlocal held, size
-            if held is None:
-                if message["type"] == "http.response.start":
-                    if not isinstance(message.get("headers", ()), (list, tuple)):
-                        message = dict(message, headers=list(message["headers"]))
-                    if body_needs_framing(message["status"], scope.get("method"), message.get("headers", ())):
-                        held = message
-                        return
-                    message = self._start(message, facts, scope, server_send)
-                await send(message)
-                return
-            if message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                if not message.get("more_body", False):
-                    parts.append(body)
-                    whole = b"".join(parts)
-                    length: Header = (b"content-length", b"%d" % len(whole))
-                    start = dict(held, headers=[*held.get("headers", ()), length])
-                    held = None
-                    await send(self._start(start, facts, scope, server_send))
-                    await send({"type": "http.response.body", "body": whole, "more_body": False})
-                    return
-                parts.append(body)
-                size += len(body)
-                if size <= limit:
-                    return
-            first, held = held, None
-            await send(self._start(first, facts, scope, server_send, framing=True))
-            if parts:
-                await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
-                parts.clear()
-            if message["type"] != "http.response.body":
-                await send(message)  # trailers, pathsend, …: not ours to hold back
-
-        return send_http10
-
     async def _answer_ready(self, scope: Scope, facts: RequestFacts, send: Send) -> None:
         """Answer a readiness check without calling the application (``ready_path``)."""
         draining = self._core.lifecycle.draining()
@@ -424,58 +377,6 @@ class ConnectionMiddleware:
         start = {"type": "http.response.start", "status": status, "headers": headers}
         await send(self._start(start, facts, scope, send))  # connection fields: close while draining
         await send({"type": "http.response.body", "body": body, "more_body": False})
-
-    def _content_guard(self, scope: Scope, send: Send) -> Send:
-        """``send`` that drops the body bytes of a response without content.
-
-        A response to HEAD and a 1xx, 204 or 304 response end with their header section
-        (:func:`connmw.rules.no_content_reason`); bytes sent after it would be read by a
-        persistent client as the next response.
-        """
-        method = scope.get("method")
-
-        def send_guarded(message: Message) -> Awaitable[None]:
-            nonlocal send
-            if message["type"] == "http.response.start":
-                reason = no_content_reason(method, message["status"])
-                if reason is not None:
-                    started = send(message)
-                    send = self._dropping(reason, send)
-                    return started
-            return send(message)
-
-        return send_guarded
-
-    def _dropping(self, reason: str, send: Send) -> Send:
-        """``send`` for the rest of a response without content: its body bytes dropped."""
-        pending = reason  # "" once counted
-
-        def send_dropped(message: Message) -> Awaitable[None]:
-            nonlocal pending
-            message, pending = self._no_content(message, pending)
-            return send(message)
-
-        return send_dropped
-
-    def _no_content(self, message: Message, reason: str) -> tuple[Message, str]:
-        """A message after the start of a response without content, its body bytes dropped.
-
-        Returns the message to send and the reason still to report: ``""`` once the
-        response has been counted (strict mode raises instead). Trailers and unknown
-        messages pass; a file to send (pathsend, zerocopysend) becomes an empty body.
-        """
-        kind = message["type"]
-        if kind == "http.response.body":
-            if not message.get("body"):
-                return message, reason
-        elif kind not in ("http.response.pathsend", "http.response.zerocopysend"):
-            return message, reason
-        if reason:
-            if self._core.strict:
-                raise ForbiddenBodyError(reason)
-            self._core.reporter.body_dropped(reason)
-        more = kind != "http.response.pathsend" and bool(message.get("more_body", False))
-        return {"type": "http.response.body", "body": b"", "more_body": more}, ""
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         # ws_validate off leaves RFC 6455's structure to the server; the Origin policy holds.

@@ -28,9 +28,12 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     included = hook_table()["include"]
     rules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "rules").glob("*.py"))
     servers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "servers").glob("*.py"))
-    # every rules module, and the modules on a request's path: both adapters, what they
-    # share, every server module (profiles, recognition, the hooks a response calls)
-    on_path = ["connmw/asgi.py", "connmw/wsgi.py", "connmw/_core.py", *servers]
+    # every rules module, and the modules on a request's path: both adapters, their
+    # responders and helpers, what they share, every server module (profiles, recognition,
+    # the hooks a response calls)
+    adapters = ["connmw/asgi.py", "connmw/_asgi_responders.py", "connmw/wsgi.py"]
+    wsgi_parts = ["connmw/_wsgi_headers.py", "connmw/_wsgi_responders.py", "connmw/_wsgi_servers.py"]
+    on_path = [*adapters, *wsgi_parts, "connmw/_core.py", *servers]
     assert sorted(included) == sorted([*rules, *on_path])
     assert all((ROOT / path).is_file() for path in included)
 

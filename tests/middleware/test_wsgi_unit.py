@@ -25,7 +25,7 @@ from wsgiref.validate import validator
 
 import pytest
 
-import connmw.wsgi
+import connmw._wsgi_headers
 from connmw import ConfigError, ForbiddenHeaderError, RequestFacts, SwitchingProtocolsError, drain, undrain
 from connmw.config import load_config
 from connmw.wsgi import ENVIRON_KEY, ConnectionMiddleware
@@ -484,7 +484,7 @@ def test_strict_mode_accepts_an_honoured_wish(wish: str) -> None:
 def test_malformed_app_header_is_reported_and_the_response_goes_out(caplog: pytest.LogCaptureFixture) -> None:
     headers = [*HOPPY, ("X-Euro", "\u20ac")]
     middleware = ConnectionMiddleware(responder(headers), config=load_config(environ={}))
-    connmw.wsgi._warned_malformed.clear()  # logged once per process
+    connmw._wsgi_headers._warned_malformed.clear()  # logged once per process
     with caplog.at_level(logging.WARNING, logger="connmw"):
         result = serve(middleware, make_environ(software=WERKZEUG), validate=False)
     assert result.headers == [("Content-Type", "text/plain"), ("X-Euro", "\u20ac")]
