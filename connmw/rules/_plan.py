@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, final
 
 from ._connection import RequestFacts
 from ._finishing import _ResponseDecisions
@@ -62,7 +62,7 @@ _REQUEST_PLANS: Final = tuple(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@final  # compiled in the accelerated build: a native class, built per response at native speed
 class PlannedResponse:
     """What an adapter must do with one response start.
 
@@ -84,21 +84,63 @@ class PlannedResponse:
         refused (:func:`switch_refusal`); nothing else in the plan applies.
     :param switch_problem: WSGI: why this 101 is not allowed (:func:`check_switching_protocols`);
         nothing else in the plan applies.
+
+    Plain data, built by the rules and only read by the adapters (a frozen dataclass would
+    cost the accelerated build a Python-level ``__init__`` per response).
     """
 
-    headers: Sequence[Header] | None
-    fields: tuple[Header, ...]
-    append: bool
-    close: bool
-    removed: tuple[bytes, ...]
-    close_reason: str | None
-    forget: bool
-    no_content: str | None
-    ask_server: bool
-    refusable: bool = False
-    switch_refused: bool = False
-    switch_problem: str | None = None
+    __slots__ = (
+        "append",
+        "ask_server",
+        "close",
+        "close_reason",
+        "fields",
+        "forget",
+        "headers",
+        "no_content",
+        "refusable",
+        "removed",
+        "switch_problem",
+        "switch_refused",
+    )
 
+    def __init__(  # noqa: PLR0917 (the plan's fields, in order)
+        self,
+        headers: Sequence[Header] | None,
+        fields: tuple[Header, ...],
+        append: bool,
+        close: bool,
+        removed: tuple[bytes, ...],
+        close_reason: str | None,
+        forget: bool,
+        no_content: str | None,
+        ask_server: bool,
+        refusable: bool = False,
+        switch_refused: bool = False,
+        switch_problem: str | None = None,
+    ) -> None:
+        self.headers = headers
+        self.fields = fields
+        self.append = append
+        self.close = close
+        self.removed = removed
+        self.close_reason = close_reason
+        self.forget = forget
+        self.no_content = no_content
+        self.ask_server = ask_server
+        self.refusable = refusable
+        self.switch_refused = switch_refused
+        self.switch_problem = switch_problem
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return f"PlannedResponse({shown})"
+
+
+_SHOWN: Final = (
+    *("headers", "fields", "append", "close", "removed", "close_reason", "forget", "no_content"),
+    *("ask_server", "refusable", "switch_refused", "switch_problem"),
+)
 
 _SWITCH_REFUSED: Final = PlannedResponse(
     None, NO_HEADERS, False, False, NO_NAMES, None, False, "1xx", False, switch_refused=True
