@@ -200,7 +200,8 @@ class _Planner(_ResponseDecisions):
             so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
         :param framing: the body goes out without a length nothing delimits (RFC 9112 §6.3).
         :param hooked: WSGI: the server has a hook that carries out connmw's decision.
-        :param field_refused: WSGI: this server refused connmw's field before: offer none.
+        :param field_refused: WSGI: this ``start_response`` refused connmw's field before: offer
+        none where the server may refuse it.
         :param websocket_key: WSGI: the request's Sec-WebSocket-Key, checked against a 101's
             Sec-WebSocket-Accept (RFC 6455 §4.2.2).
         :param clean: the caller found no header to clean (:meth:`needs_cleaning`) and the
@@ -244,7 +245,8 @@ class _Planner(_ResponseDecisions):
         if wsgi:
             if close and leaves_http10_keep_alive_to_server(request, traits):
                 close, fields = False, NO_HEADERS  # the server says keep-alive and keeps it
-            append = bool(fields) and not field_refused and fields_reach_client(traits, status)
+            refused = field_refused and traits.may_refuse_field
+            append = bool(fields) and not refused and fields_reach_client(traits, status)
         else:
             append = bool(fields) and not (server_announces and close)
         return PlannedResponse(

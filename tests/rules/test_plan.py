@@ -112,9 +112,15 @@ def _sent(plan: Any, headers: list[Any]) -> list[Any]:
             id="wsgi-http10-keep-alive-unsized-closes-for-framing",
         ),
         pytest.param(
-            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": APP, "field_refused": True},
+            KEEP_11, 200, SIZED, "GET",
+            {**WSGI, "traits": _on("app", may_refuse_field=True), "field_refused": True},
             (SIZED, False, None, False, False),
             id="wsgi-field-refused-before-is-not-offered",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": APP, "field_refused": True},
+            ([*SIZED, KEEP], False, None, False, False),
+            id="wsgi-refusal-of-another-server-ignored-where-none-refuses",
         ),
         pytest.param(
             KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": _on("app", may_refuse_field=True)},
@@ -309,6 +315,7 @@ def test_wsgi_plan_equals_the_separate_decisions(  # noqa: PLR0917 (one drawn ex
     assert plan.close is close
     assert plan.removed == removed
     assert plan.no_content == no_content
+    refused = refused and traits.may_refuse_field
     assert plan.append is (bool(fields) and not refused and fields_reach_client(traits, status))
     assert plan.close_reason == (close_reason(facts, reason, framing=framing) if close and acts else None)
     assert plan.forget is (close and acts and reason is None)
