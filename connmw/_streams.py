@@ -91,9 +91,11 @@ class Streams:
         finally:
             self.forget(stream)
 
-    def http_body(self, start: Message, send: Send) -> Send:
-        """The ``send`` for a response that goes on after its first body message: an event
-        stream's own, if ``start`` says ``text/event-stream``; else ``send`` itself."""
+    def response(self, start: Message, send: Send) -> Send:
+        """The ``send`` for the response that ``start`` begins (``start`` itself included): an
+        event stream's own, which drain can end, if ``start`` says ``text/event-stream``;
+        else ``send`` itself. The adapters ask only for a start the rules' quick path
+        declined, and the quick path declines every event stream."""
         if not is_event_stream(start.get("headers") or ()):
             return send
         stream = _EventStream(self, send)
@@ -269,8 +271,12 @@ class _EventStream:
     async def send(self, message: Message) -> None:
         if self.ended:
             return  # connmw ended the response: the server would raise into the application
-        if message["type"] != "http.response.body":
-            await self._send(message)
+        if message["type"] != "http.response.body":  # the start (drain waits for it), trailers
+            self._busy = True
+            try:
+                await self._send(message)
+            finally:
+                self._busy = False
             return
         if not message.get("more_body", False):
             self.ended = True  # the application ends it itself

@@ -183,7 +183,7 @@ class ConnectionMiddleware:
         before the first request."""
         return None if self._server is None else self._server.name
 
-    async def __call__(  # noqa: PLR0915 (the hot path stays in one function)
+    async def __call__(
         self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
     ) -> None:
         # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
@@ -228,13 +228,11 @@ class ConnectionMiddleware:
             await self._call_full_path(scope, receive, send, reading.facts)
             return
 
-        opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
-
         def send_wrapper(message: Message) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.
-            nonlocal send, opening
+            nonlocal send
             if message["type"] == "http.response.start":
                 headers = message.get("headers")
                 if (
@@ -251,14 +249,10 @@ class ConnectionMiddleware:
                         started = send(message)
                         send = BodilessResponse(self._core, reason, send)
                         return started
+                    send = self._streams.response(message, send)
                 elif new is not headers:
                     message = dict(message)  # copy, then set: cheaper than {**message, ...}
                     message["headers"] = new
-                opening = message
-            elif opening is not None:
-                if message.get("more_body", False):
-                    send = self._streams.http_body(opening, send)
-                opening = None
             return send(message)
 
         await self.app(scope, receive, send_wrapper)
@@ -291,16 +285,12 @@ class ConnectionMiddleware:
             await self.app(scope, receive, held)
             return
         start = self._start  # lifecycle decisions, counting: all in one place
-        opening: Message | None = None  # the start, until the first body: an event stream? (connmw._streams)
 
         def send_start(message: Message) -> Awaitable[None]:
-            nonlocal send, opening
+            nonlocal send
             if message["type"] == "http.response.start":
-                message = opening = start(message, facts, scope, server_send)
-            elif opening is not None:
-                if message.get("more_body", False):
-                    send = self._streams.http_body(opening, send)
-                opening = None
+                message = start(message, facts, scope, server_send)
+                send = self._streams.response(message, send)  # an event stream's own, drain can end it
             return send(message)
 
         await self.app(scope, receive, send_start)

@@ -159,6 +159,21 @@ def _this_build(accelerated: bool) -> None:
         pytest.skip(f"a target of the {'accelerated' if accelerated else 'pure'} build")
 
 
+
+@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+def test_the_hotpath_child_serves_wrapped_and_bare(interface: str) -> None:
+    # What `--only hotpath` counts under callgrind: each run must serve its requests.
+    for wrapper in ("bare", "connmw"):
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.hotpath_child", interface, wrapper, "3"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+
 @pytest.mark.benchmark
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(("name", "accelerated", "guard"), [row[:3] for row in INPROCESS_TARGETS])

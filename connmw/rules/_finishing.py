@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._connection import NO_TOKENS, RequestFacts, _Reading
+from ._drain import is_event_stream
 from ._headers import (
+    CACHE_LIMIT,
     CONNECTION,
+    CONTENT_TYPE,
     NO_HEADERS,
     NO_NAMES,
     ORDINARY,
@@ -185,11 +188,11 @@ class _ResponseDecisions(_HeaderNames):
         return answers[request.persistent]
 
     @staticmethod
-    def _appended(request: RequestFacts, answer: _Answer | None) -> tuple[Header, ...] | None:
+    def _appended(request: RequestFacts, answer: _Answer | None) -> list[Header] | None:
         """The fields :meth:`quick_finish` appends for ``request`` (see :class:`_Reading`), or ``None``."""
         if answer is None or answer[1] or request.upgrade:  # a 101 answers only a request to upgrade
             return None
-        return answer[0]
+        return list(answer[0])  # a list: concatenated to the app's in one step
 
     def quick_finish(self, request: RequestFacts, status: int, headers: list[Header]) -> list[Header] | None:
         """:meth:`finish_response` for the common response, in one step, or ``None`` (see
@@ -205,8 +208,9 @@ class _ResponseDecisions(_HeaderNames):
 
         The common response: the connection stays open, the request offers no upgrade
         (so no 101 can be legitimate), the status is one whose response has content (not
-        1xx, 204 or 304: the adapters then drop body bytes, :func:`no_content_reason`)
-        and every header name is one already known to be end-to-end. Its headers need no
+        1xx, 204 or 304: the adapters then drop body bytes, :func:`no_content_reason`),
+        every header name is one already known to be end-to-end, and it is no event stream
+        (the adapters must see each one: drain ends it). Its headers need no
         cleaning, only connmw's fields appended, so this
         returns the new list (``headers`` itself when no field is due, as on HTTP/2).
         ``None`` means "ask :meth:`finish_response`", which decides every other case and
@@ -215,14 +219,38 @@ class _ResponseDecisions(_HeaderNames):
         fields = reading.appended  # None: a response the rules decide in full
         if fields is None or status < 200 or status in {204, 304}:
             return None
-        ordinary = self._known_end_to_end
+        ordinary = self._known_end_to_end  # names, and Content-Type pairs known to be no event stream
         pairs: list[Any] = headers  # loose, as Pairs says; a list is read fastest compiled
-        for pair in pairs:
-            if pair[0] not in ordinary:
-                return None
+        try:
+            for pair in pairs:
+                if pair[0] not in ordinary and pair not in ordinary and not self._learn_content_type(pair):
+                    return None
+        except TypeError:  # a pair that is a list cannot be probed as a whole: decided in full
+            return None
         if fields:
-            return [*headers, *fields]
+            return headers + fields
         return headers
+
+    def _learn_content_type(self, pair: Any) -> bool:
+        """Whether ``pair`` is a well-formed Content-Type that is no event stream; if so it is
+        remembered, so that the next response with it passes the quick path on one probe.
+
+        An event stream (``text/event-stream``) is never remembered: the adapters must see
+        each one, since drain ends it (:mod:`connmw._streams`), and its answer comes from
+        :meth:`finish_response`. Bounded like every cache here: past the limit a new value
+        is decided in full each time.
+        """
+        if (
+            type(pair) is not tuple
+            or len(pair) != 2
+            or pair[0] != CONTENT_TYPE
+            or type(pair[1]) is not bytes
+            or is_event_stream((pair,))
+            or len(self._known_end_to_end) >= CACHE_LIMIT
+        ):
+            return False
+        self._known_end_to_end.add(pair)
+        return True
 
     def _finish_dirty(  # noqa: PLR0917 (_finish's arguments, in its order)
         self,

@@ -111,6 +111,8 @@ BASE_KINDS: Final[dict[bytes, int]] = dict.fromkeys(HOP_BY_HOP, HOP)
 BASE_KINDS.update({b"connection": CONNECTION, b"upgrade": UPGRADE, b"te": TE})
 
 CACHE_LIMIT: Final = 4096
+CONTENT_TYPE: Final = b"content-type"
+"""The one end-to-end field the quick path reads by value: an event stream's (``connmw.rules._drain``)."""
 NO_HEADERS: Final[tuple[Header, ...]] = ()
 NO_NAMES: Final[tuple[bytes, ...]] = ()
 EMPTY_NAMES: Final[frozenset[bytes]] = frozenset()

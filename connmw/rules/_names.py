@@ -16,6 +16,7 @@ from ._headers import (
     BASE_KINDS,
     CACHE_LIMIT,
     CONNECTION,
+    CONTENT_TYPE,
     EMPTY_NAMES,
     HOP,
     INVALID,
@@ -76,7 +77,10 @@ class _HeaderNames:
         # so that the common response never lower-cases a name. Two dicts: an ASCII str
         # and its bytes hash alike, and one dict would compare them on every lookup.
         self._kinds: dict[bytes, int] = {}
-        self._known_end_to_end: set[bytes] = set()  # bytes names seen and known end-to-end
+        # The response names the quick path passes unread: bytes names seen and known
+        # end-to-end, but for Content-Type, whose whole (name, value) pairs are held instead,
+        # once known to be no event stream (connmw.rules._finishing.quick_finish_reading).
+        self._known_end_to_end: set[bytes | tuple[bytes, bytes]] = set()
         self._str_kinds: dict[str, int] = {}
         for name, kind in base.items():
             text = name.decode("latin-1")
@@ -102,10 +106,11 @@ class _HeaderNames:
             return kind
         kind = self._kinds.get(name)
         if kind is None:
-            kind = self._judge_name(name.lower())
+            lower = name.lower()
+            kind = self._judge_name(lower)
             if len(self._kinds) < CACHE_LIMIT:
                 self._kinds[name] = kind
-                if kind == ORDINARY:
+                if kind == ORDINARY and lower != CONTENT_TYPE:
                     self._known_end_to_end.add(name)
         return kind
 

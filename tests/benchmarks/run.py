@@ -1,6 +1,6 @@
 """Run connmw's benchmarks and print docs/benchmarks.md's tables.
 
-    python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream|instructions] [--json FILE]
+    python -m tests.benchmarks.run [--quick] [--only inprocess|load|stream|instructions|hotpath] [--json FILE]
     python -m tests.benchmarks.run --smoke --only inprocess
 
 Absolute figures depend on the machine; every table gives ratios measured in one run,
@@ -22,7 +22,7 @@ from typing import Any
 
 import connmw
 
-from . import bench_inprocess, bench_instructions, bench_load, bench_stream
+from . import bench_hotpath, bench_inprocess, bench_instructions, bench_load, bench_stream
 
 SUITES: dict[str, tuple[str, Callable[[str], dict[str, Any]], Callable[[dict[str, Any]], str]]] = {
     "inprocess": ("In-process cost per request", bench_inprocess.run, bench_inprocess.markdown),
@@ -33,6 +33,7 @@ SUITES: dict[str, tuple[str, Callable[[str], dict[str, Any]], Callable[[dict[str
         bench_instructions.run,
         bench_instructions.markdown,
     ),
+    "hotpath": ("Instructions per request in process (callgrind)", bench_hotpath.run, bench_hotpath.markdown),
 }
 PACKAGES = ("uvicorn", "httptools", "uvloop", "starlette", "werkzeug", "gunicorn", "waitress")
 

@@ -308,6 +308,35 @@ def test_an_event_stream_ends_at_an_event_boundary(options: dict[str, Any]) -> N
     assert middleware.stats.connections_closed.get("drain") == 1
 
 
+def test_an_event_stream_on_a_warm_hot_path_still_drains() -> None:
+    # The same fields served before, as a plain response and as a whole event stream: the
+    # hot path knows every name, and still hands each event stream to drain.
+    chunks = [b"id: %d\ndata: x\n\n" % n for n in range(40)]
+    events, plain = stream_app(b"text/event-stream", chunks, 0.05), stream_app(b"text/plain", [b"ok"], 0)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await (events if scope["path"] == "/events" else plain)(scope, receive, send)
+
+    middleware = ConnectionMiddleware(app, drain_window=0.3)
+    warmup = [FakeHTTP() for _ in range(3)]
+    server = FakeHTTP()
+
+    async def main() -> None:
+        for path, before in zip(["/plain", "/plain", "/plain"], warmup, strict=True):
+            await middleware(http_scope(path), before.receive, before.send)
+        task = asyncio.create_task(middleware(http_scope(), server.receive, server.send))
+        await asyncio.sleep(0.2)
+        connmw.drain()
+        await asyncio.wait_for(task, 5)
+
+    run(main())
+    assert all(body_of(before) == b"ok" for before in warmup)
+    body = body_of(server)
+    assert body.endswith(b"\n\n")
+    assert body.count(b"id: ") < 40  # ended early, at a boundary
+    assert middleware.stats.connections_closed.get("drain") == 1
+
+
 def test_an_event_stream_ends_with_the_retry_hint() -> None:
     server = FakeHTTP()
     middleware = ConnectionMiddleware(

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from connmw.rules import (
     AT_BOUNDARY,
+    Policy,
     close_offsets,
     ends_event,
     is_event_stream,
@@ -151,3 +152,41 @@ def test_one_close_per_slot(count: int, window: float, draws: list[float]) -> No
     if count >= 2:
         # first and last at least (count - 2) / count of the window apart
         assert offsets[-1] - offsets[0] >= window * (count - 2) / count - 1e-9
+
+
+# -- the quick path never passes an event stream ------------------------------------------
+
+PLAIN = (b"content-type", b"text/plain; charset=utf-8")
+LENGTH = (b"content-length", b"2")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        pytest.param(b"text/event-stream", id="bare"),
+        pytest.param(b"text/event-stream; charset=utf-8", id="parameters"),
+        pytest.param(b"Text/Event-Stream", id="any-case"),
+    ],
+)
+def test_the_quick_path_declines_an_event_stream_every_time(content_type: bytes) -> None:
+    # Drain must see every event stream: after the same names (and that very pair) were
+    # seen, the quick path still hands the start to the full decision.
+    policy = Policy()
+    reading = policy.read("1.1", [])
+    stream = [(b"content-type", content_type), (b"cache-control", b"no-cache")]
+    policy.finish_response(reading.facts, 200, [PLAIN, LENGTH, (b"cache-control", b"no-cache")])
+    for _ in range(3):
+        assert policy.quick_finish_reading(reading, 200, stream) is None
+        assert is_event_stream(policy.finish_response(reading.facts, 200, stream)[0])
+
+
+def test_the_quick_path_passes_a_known_content_type_after_one_look() -> None:
+    policy = Policy()
+    reading = policy.read("1.1", [])
+    app = [PLAIN, LENGTH]
+    policy.finish_response(reading.facts, 200, app)  # learns the names
+    expected = [*app, (b"connection", b"keep-alive")]
+    assert policy.quick_finish_reading(reading, 200, app) == expected  # learns the pair
+    assert policy.quick_finish_reading(reading, 200, [(b"content-type", bytes(PLAIN[1])), LENGTH]) == expected
+    listed = [[b"content-type", PLAIN[1]], LENGTH]  # a pair as a list (ASGI allows it): decided in full
+    assert policy.quick_finish_reading(reading, 200, listed) is None
