@@ -10,20 +10,21 @@ in a ``__dict__``, looked up by name on every request).
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping, Sequence
 from typing import Any, TypeVar, final
 
 from . import metrics
 from ._counters import Reporter, logger
 from .config import Config, load_config
-from .errors import ConfigError
-from .lifecycle import Lifecycle
-from .rules import Policy
+from .errors import ConfigError, ForbiddenHeaderError
+from .lifecycle import DRAIN, Lifecycle
+from .rules import PlannedResponse, Policy, RequestFacts
 from .servers import ServerProfile, profile
 
 __all__ = ["Core", "built_by_a_running_server", "refuse_to_run", "warn_nested", "wrapped_app"]
 
 App = TypeVar("App")
+Done = TypeVar("Done")
 
 _warned_nested: list[bool] = []  # once per process, like every connmw warning
 
@@ -60,22 +61,55 @@ class Core:
                 "application: expected auto, unknown, or a server of that interface (docs/servers.md)"
             )
 
-    def closed(self, reason: str, forget: bool, key: Hashable | None) -> None:
-        """A response closed its connection as connmw decided: count it by reason, and, when the
-        close was not the lifecycle's own (drain, limits), forget the connection's count.
+    def limits(self, facts: RequestFacts, key: Hashable | None) -> tuple[str | None, int | None]:
+        """Why connmw's lifecycle closes this request's connection (drain, a limit), if it does,
+        and how many requests are left on it: asked only where drain or limits are on (an
+        HTTP/2 or HTTP/3 connection is the server's alone).
 
-        Both adapters call this once per response that closes, exactly where connmw's decision
-        reaches the connection (a field or a server hook): always on ASGI; on WSGI unless the
-        server alone decides (its field route is ``server`` or ``none`` and it has no hook).
-
-        :param reason: the counter's reason (:func:`connmw.rules.close_reason`).
-        :param forget: the close is not the lifecycle's own (drain, limits): drop what it
-            knows of the connection.
+        :param facts: the request's facts.
         :param key: the connection, as the lifecycle knows it (``None``: unknown).
         """
-        self.reporter.closed(reason)
-        if forget and self.lifecycle_on:
-            self.lifecycle.forget(key)
+        if facts.multiplexed or not (self.lifecycle_on or DRAIN.on):
+            return None, None
+        return self.lifecycle.decide(key)
+
+    def removed(self, names: Sequence[bytes], *, may_raise: bool = True) -> None:
+        """Headers the rules removed as corrections: counted and logged, or in strict mode
+        (and when ``may_raise``: never over the application's own error) raised."""
+        if self.strict and may_raise:
+            name = names[0]
+            raise ForbiddenHeaderError(name.decode("latin-1"), self.policy.why_removed(name))
+        self.reporter.stripped(names)
+
+    def settle(
+        self,
+        plan: PlannedResponse,
+        key: Hashable | None,
+        persist: Callable[[bool], Done] | None = None,
+        *,
+        refused: bool = False,
+    ) -> Done | None:
+        """Carry out a planned response's close once it started, the same way on both
+        interfaces: count the close by its reason, forget the connection's count when the
+        close is not the lifecycle's own, and ask the server's hook to keep or close.
+
+        :param plan: the rules' plan for this response (:meth:`Policy.plan_response`).
+        :param key: the connection, as the lifecycle knows it (``None``: unknown).
+        :param persist: the server's hook, given whether to keep the connection; ``None``: none.
+        :param refused: the server refused connmw's field (WSGI): it keeps or closes the
+            connection as it does alone, so connmw counts no close.
+
+        Returns what the hook returned (``None`` when not asked).
+        """
+        close = plan.close and not refused
+        reason = plan.close_reason
+        if close and reason is not None:
+            self.reporter.closed(reason)
+            if plan.forget and self.lifecycle_on:
+                self.lifecycle.forget(key)
+        if persist is not None and plan.ask_server:
+            return persist(not close)
+        return None
 
 
 def wrapped_app(given: App | None, keyword: App | None) -> App:

@@ -64,14 +64,11 @@ def to_bytes(headers: Iterable[Any]) -> tuple[list[Header], list[Any]]:
     return raw, malformed
 
 
-def to_str(
-    headers: Sequence[Any], raw: list[Header], kept: Sequence[Header]
-) -> tuple[list[Any], Sequence[Header]]:
-    """The app's own pairs the rules kept (in order, as the app wrote them), and connmw's fields.
+def to_str(headers: Sequence[Any], raw: list[Header], kept: Sequence[Header]) -> list[Any]:
+    """The app's own pairs the rules kept, in order, as the app wrote them.
 
-    The rules keep the app's headers in order, as the very bytes objects they were given,
-    and append their own fields: identity, not equality, tells an app's ``connection:
-    close`` from connmw's. TODO(rules): finish_response could return its fields apart.
+    The rules keep the app's headers in order, as the very bytes objects they were given:
+    identity, not equality, tells which of them were kept.
     """
     # Any, not tuple[str, str]: malformed pairs pass through as the app wrote them.
     out: list[Any] = []
@@ -80,7 +77,7 @@ def to_str(
         if index < size and kept[index][0] is name and kept[index][1] is value:
             out.append(pair)
             index += 1
-    return out, kept[index:]
+    return out
 
 
 def request_headers(environ: WSGIEnvironment) -> tuple[list[Header], list[str]]:

@@ -11,7 +11,7 @@ from ._core import Core, built_by_a_running_server, refuse_to_run, warn_nested, 
 from ._counters import Stats, logger
 from ._streams import Streams
 from .config import Config, check_environment
-from .errors import ConfigError, ForbiddenHeaderError
+from .errors import ConfigError
 from .lifecycle import DRAIN
 from .rules import (
     Policy,
@@ -278,7 +278,8 @@ class ConnectionMiddleware:
                 scope = dict(scope, headers=headers)  # a copy: the server's scope stays as it was
         if facts.tokens.flagged:
             self._abuse(facts)
-        if facts.http_version == "1.0" and self._core.buffer_limit:
+        plan = self._rules.plan_request(facts, self._server_of(server_send).traits)
+        if self._core.buffer_limit and plan.hold_unsized:
             this = partial(self._start, facts=facts, scope=scope, send=server_send)
             held = HeldHttp10Response(this, scope.get("method"), self._core.buffer_limit, send)
             await self.app(scope, receive, held)
@@ -308,13 +309,9 @@ class ConnectionMiddleware:
             headers = list(headers)  # an iterator is read once: send the list from now on
             message = {**message, "headers": headers}
         server = self._server_of(send)
-        reason: str | None = None
-        left: int | None = None
-        if not facts.multiplexed and (self._core.lifecycle_on or DRAIN.on):
-            reason, left = self._core.lifecycle.decide(_connection_key(scope))
-        announces = server.closes_itself is not None and server.closes_itself(send)
-        if announces and reason is None:
-            reason = "server"
+        core = self._core
+        key = _connection_key(scope) if core.lifecycle_on or DRAIN.on else None
+        reason, left = core.limits(facts, key)
         plan = self._rules.plan_response(
             facts,
             message["status"],
@@ -322,20 +319,19 @@ class ConnectionMiddleware:
             traits=server.traits,
             server_reason=reason,
             requests_left=left,
-            server_announces=announces,
+            server_announces=server.closes_itself is not None and server.closes_itself(send),
             framing=framing,
         )
         if plan.removed:
             self._removed(plan.removed)
-        if plan.close_reason is not None:  # connmw's decision always reaches an ASGI connection
-            key = _connection_key(scope) if plan.forget and self._core.lifecycle_on else None
-            self._core.closed(plan.close_reason, plan.forget, key)
         persist = server.asgi_persist
-        if persist is not None and plan.ask_server:
-            persist(send, not plan.close)
-        if plan.headers is headers:
+        core.settle(plan, key, None if persist is None else partial(persist, send))
+        out = headers if plan.headers is None else plan.headers
+        if plan.append:
+            out = [*out, *plan.fields]
+        if out is headers:
             return message
-        return {**message, "headers": plan.headers}
+        return {**message, "headers": out}
 
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
@@ -400,10 +396,7 @@ class ConnectionMiddleware:
         await self._streams.websocket(self.app, scope, receive, send_wrapper, closer=closer, server_send=send)
 
     def _removed(self, names: Sequence[bytes]) -> None:
-        if self._core.strict:
-            name = names[0]
-            raise ForbiddenHeaderError(name.decode("latin-1"), self._rules.why_removed(name))
-        self._core.reporter.stripped(names)
+        self._core.removed(names)
 
     def _abuse(self, facts: RequestFacts) -> None:
         complaint = facts.tokens.complaint

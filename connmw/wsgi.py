@@ -16,7 +16,6 @@ from ._counters import Stats, logger
 from ._wsgi_headers import (
     dirty_headers,
     field_text,
-    latin1,
     report_malformed,
     request_headers,
     strip_environ,
@@ -33,27 +32,20 @@ from ._wsgi_responders import (
 )
 from ._wsgi_servers import REFUSING, Remembered, ServerView, start_refusable
 from .config import Config, check_environment
-from .errors import ForbiddenHeaderError, SwitchingProtocolsError
+from .errors import SwitchingProtocolsError
 from .lifecycle import DRAIN
 from .rules import (
     Header,
+    PlannedResponse,
     Policy,
     RequestFacts,
     asks_readiness,
-    asks_server,
-    check_switching_protocols,
-    close_reason,
-    holds_unsized_body,
-    keeps_as_connmw_would,
-    leaves_http10_keep_alive_to_server,
+    drops_content_length,
     no_content_reason,
-    offers_websocket,
     readiness_answer,
-    server_closes,
-    switch_refusal,
 )
-from .rules._connection import _Reading
 from .servers import UNKNOWN, ServerProfile, describe_wsgi, recognise_wsgi
+from .servers._profile import WsgiPersist
 from .servers._recognise import identity
 
 if TYPE_CHECKING:
@@ -71,6 +63,8 @@ check_environment()  # a CONNMW_* typo stops the import, before any server serve
 
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
+# Statuses whose responses lose a Content-Length (the rules decide): their headers are converted.
+_DROPS_LENGTH: Final = frozenset(code for code in range(1000) if drops_content_length(code))
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -223,7 +217,7 @@ class ConnectionMiddleware:
             started = clean  # False again for a second start (PEP 3333's exc_info)
             if clean:
                 return start_response(status, headers, exc_info)
-            return self._start(environ, start_response, server, None, status, headers, exc_info)
+            return self._start(environ, start_response, server, status, headers, exc_info)
 
         result = self.app(environ, start_unchanged)
         return result if started else GuardedBody.around(self._core, environ, result)
@@ -251,28 +245,24 @@ class ConnectionMiddleware:
         server = self._server_of(environ, start_response)
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
         view = self._view_of(server)
-        reading = view.policy.reading(protocol or "", connection, upgrade)
-        facts = reading.facts
+        facts = view.policy.request_facts(protocol or "", connection, upgrade)
+        plan = view.policy.plan_request(facts, server.traits, upgrade=upgrade)
         environ[ENVIRON_KEY] = facts
         abuse = facts.tokens.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if upgrade is not None and offers_websocket(upgrade):  # the Origin policy, even unvalidated
+        if plan.websocket:  # the Origin policy, even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
         if core.strip_request:
             strip_environ(core.policy, environ, facts)
-        traits = server.traits
-        if core.buffer_limit and holds_unsized_body(facts, traits):
-            start = partial(self._start, environ, start_response, server, reading)
+        if core.buffer_limit and plan.hold_unsized:
+            start = partial(self._start, environ, start_response, server)
             held = HeldResponse(start, environ, core.buffer_limit)
             return GuardedBody.around(self._core, environ, held.body(self.app(environ, held.start_response)))
-        quiet = not view.takes_fields  # connmw sends it no Connection field
-        unless_draining = quiet and not core.lifecycle_on and keeps_as_connmw_would(facts, traits)
-        if ((quiet and server.wsgi_persist is None) or (unless_draining and not DRAIN.on)) and environ.get(
-            "REQUEST_METHOD"
-        ) != "HEAD":
+        unless_draining = plan.server_keeps and not core.lifecycle_on  # connmw sends it no field
+        if (not view.acts or (unless_draining and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
             seen = Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining, server)
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
@@ -281,7 +271,7 @@ class ConnectionMiddleware:
         return GuardedBody.around(
             self._core,
             environ,
-            self.app(environ, partial(self._start, environ, start_response, server, reading)),
+            self.app(environ, partial(self._start, environ, start_response, server)),
         )
 
     def _start(  # noqa: PLR0917 (bound by partial: the request's walk, then start_response's own)
@@ -289,85 +279,100 @@ class ConnectionMiddleware:
         environ: WSGIEnvironment,
         send: StartResponse,
         server: ServerProfile | None,
-        reading: _Reading | None,
         status: str,
         headers: Sequence[tuple[str, str]],
         exc_info: OptExcInfo | None = None,
         *,
         framing: bool = False,
     ) -> Write:
-        """start_response when headers need cleaning, a 101 checking or the server a field.
+        """start_response when headers need cleaning, a 101 checking or the server a field: the
+        rules plan the response (:meth:`Policy.plan_response`), this applies the plan.
 
         ``server``: the server, when the request's walk already knows it (else recognised);
-        ``reading``: the policy's reading of the request, when the walk made one;
         ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
         """
         if server is None:
             server = self._server_of(environ, send)
         view = self._view_of(server)
         policy = view.policy
+        core = self._core
         facts = environ.get(ENVIRON_KEY)
         if not isinstance(facts, RequestFacts):  # replaced by the app: read the request again
             facts = policy.request_facts(environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"))
         headers = headers if type(headers) is list else list(headers)
-        traits = server.traits
         code = status_code(status)
-        no_content = no_content_reason(environ.get("REQUEST_METHOD"), code)
-        key = _connection_key(environ) if self._core.lifecycle_on else None
-        reason, left = (
-            self._server_reason(server, facts, key, code=code, no_content=no_content, headers=headers)
-            if view.acts  # connmw can close it: a field or a hook
-            else (None, None)
-        )
-        if code == 101 and switch_refusal(traits, code):  # only a 101 can be refused: no call otherwise
-            logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
-            raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
-        if not view.reach and not self._core.strict and len(self._known) < 1024:  # for the unchanged start
+        key = _connection_key(environ) if core.lifecycle_on else None
+        reason, left = core.limits(facts, key) if view.acts else (None, None)  # connmw can close it
+        strict = core.strict
+        if not view.reach and not strict and len(self._known) < 1024:  # for the unchanged start
             self._learn_names(headers)
-        fields: Sequence[Header]
-        ordinary = no_content is None and reason is None and left is None
-        answer = None
-        if ordinary:  # the reading's answer while the app left the published facts alone
-            mine = reading is not None and reading.facts is facts
-            answer = reading.ordinary if mine and reading is not None else policy.ordinary_answer(facts)
-        if (
-            answer is not None
-            and not framing
-            and not self._core.strict
-            and not dirty_headers(self._core.policy, headers)
-        ):
-            out, (fields, close) = list(headers), answer  # granian's common case: add a field
-        else:
-            out, fields, close = self._clean(
-                policy, environ, facts, code, headers, exc_info, (reason, left), framing
-            )
-        if close and leaves_http10_keep_alive_to_server(facts, traits):
-            close, fields = False, ()
-        added = 0  # connmw's own fields at the end of out
-        if (
-            fields
-            and (view.reach_101 if code == 101 else view.reach)
-            and not (traits.may_refuse_field and REFUSING and identity(send) in REFUSING)
-        ):
-            out.extend(map(field_text, fields))
-            added = len(fields)
-        if added and traits.may_refuse_field:
-            write, refused = start_refusable(self._core, server, send, (status, out, exc_info), added)
-            close = close and not refused  # the server keeps it, and said nothing
+        # The app's own str pairs go to the rules as they are when nothing needs cleaning or
+        # dropping: only connmw's fields are converted (granian's common case).
+        clean = not (framing or strict or code in _DROPS_LENGTH or dirty_headers(policy, headers))
+        raw: list[Any] = headers
+        malformed: list[Any] = []
+        if not clean:
+            raw, malformed = to_bytes(headers)
+        plan = policy.plan_response(
+            facts,
+            code,
+            raw,
+            method=environ.get("REQUEST_METHOD"),
+            traits=server.traits,
+            interface="wsgi",
+            server_reason=reason,
+            requests_left=left,
+            framing=framing,
+            hooked=server.wsgi_persist is not None,
+            field_refused=bool(REFUSING) and identity(send) in REFUSING,
+            websocket_key=environ.get("HTTP_SEC_WEBSOCKET_KEY"),
+            clean=clean,
+        )
+        if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:
+            self._refuse_or_report(plan, server, malformed, mine=exc_info is None)
+        out = headers
+        if plan.headers is not None:
+            out = to_str(headers, raw, plan.headers)
+        elif plan.append:
+            out = headers.copy()
+        refused = False
+        if plan.append:
+            out.extend(map(field_text, plan.fields))
+            if plan.refusable:
+                start = (status, out, exc_info)
+                write, refused = start_refusable(core, server, send, start, len(plan.fields))
+            else:
+                write = send(status, out, exc_info)
         else:
             write = send(status, out, exc_info)
-        if close and view.acts:  # connmw's decision reaches the connection: a field or the hook
-            self._core.closed(close_reason(facts, reason, framing=framing), reason is None, key)
-        after = None
-        if server.wsgi_persist is not None and asks_server(facts, traits, code, close):
-            after = server.wsgi_persist(write, not close, tuple(fields))
+        hook = server.wsgi_persist
+        after = core.settle(
+            plan, key, None if hook is None else partial(_persist, hook, write, plan.fields), refused=refused
+        )
+        no_content = plan.no_content
         if no_content is not None or after is not None:
             environ[RESPONSE_KEY] = PendingResponse(no_content, after)
             if no_content is not None:
-                return partial(write_nothing, self._core, environ)
+                return partial(write_nothing, core, environ)
         else:
             environ[RESPONSE_KEY] = None  # nothing more (an error page replacing a bodiless start too)
         return write
+
+    def _refuse_or_report(
+        self, plan: PlannedResponse, server: ServerProfile, malformed: list[Any], *, mine: bool
+    ) -> None:
+        """Raise for a 101 the plan refuses; report (raise in strict mode, unless ``mine`` is
+        false: never over the app's own error) headers WSGI cannot carry and removed ones."""
+        if plan.switch_refused:
+            logger.error("app answered 101 on %s, which cannot switch protocols: 500", server.name)
+            raise SwitchingProtocolsError(f"{server.name} cannot hand the connection over", status_hint=500)
+        if malformed:
+            report_malformed(malformed, strict=self._core.strict and mine)
+        if plan.switch_problem is not None:
+            logger.error("app answered %s; the server will answer 500", plan.switch_problem)
+            raise SwitchingProtocolsError(plan.switch_problem, status_hint=500)
+        if plan.removed:
+            self._core.removed(plan.removed, may_raise=mine)
 
     def _learn_names(self, headers: list[Any]) -> None:
         """Remember the rules' kind of each well-formed str name, for the unchanged start's loop
@@ -397,77 +402,18 @@ class ConnectionMiddleware:
             view = self._views[server] = ServerView(self._core.policy, server)
         return view
 
-    def _server_reason(
-        self,
-        server: ServerProfile,
-        facts: RequestFacts,
-        key: Hashable | None,
-        *,
-        code: int,
-        no_content: str | None,
-        headers: list[tuple[str, str]],
-    ) -> tuple[str | None, int | None]:
-        """Why the connection closes on the server's side, if it does (connmw's lifecycle: drain,
-        limits; or the server's own rules), and how many requests are left on it."""
-        reason: str | None = None
-        left: int | None = None
-        if not facts.multiplexed and (self._core.lifecycle_on or DRAIN.on):
-            reason, left = self._core.lifecycle.decide(key)
-        if reason is not None:
-            return reason, left
-        traits = server.traits
-        if (no_content is not None or traits.always_closes) and server_closes(
-            facts, traits, code, no_content, headers
-        ):  # asked only where it can say yes: the common start calls nothing
-            return "server", None  # it closes, and would not say so beside connmw's keep-alive
-        return None, left
-
-    def _clean(  # noqa: PLR0917 (the state of one start_response call)
-        self,
-        policy: Policy,
-        environ: WSGIEnvironment,
-        facts: RequestFacts,
-        code: int,
-        headers: list[tuple[str, str]],
-        exc_info: OptExcInfo | None,
-        server_close: tuple[str | None, int | None],
-        framing: bool,
-    ) -> tuple[list[tuple[str, str]], Sequence[Header], bool]:
-        """The rules' answer for these headers: what stays, connmw's fields, whether to close."""
-        raw, malformed = to_bytes(headers)
-        if malformed:
-            report_malformed(malformed, strict=self._core.strict and exc_info is None)
-        if code == 101:
-            problem = check_switching_protocols(facts, raw, latin1(environ.get("HTTP_SEC_WEBSOCKET_KEY")))
-            if problem is not None:
-                logger.error("app answered %s; the server will answer 500", problem)
-                raise SwitchingProtocolsError(problem, status_hint=500)
-        reason, left = server_close
-        kept, close, removed = policy.finish_response(
-            facts, code, raw, server_close=reason is not None, requests_left=left, delimited=not framing
-        )
-        if removed:
-            if self._core.strict and exc_info is None:  # never hide the app's own error
-                raise ForbiddenHeaderError(
-                    removed[0].decode("latin-1"), self._core.policy.why_removed(removed[0])
-                )
-            self._core.reporter.stripped(removed)
-        out, fields = to_str(headers, raw, kept)
-        return out, fields, close
-
     def _answer_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         """Answer a readiness check without calling the application (``ready_path``)."""
         server = self._server_of(environ, start_response)
-        reading = self._view_of(server).policy.reading(
+        environ[ENVIRON_KEY] = self._view_of(server).policy.request_facts(
             environ.get("SERVER_PROTOCOL") or "", environ.get("HTTP_CONNECTION"), environ.get("HTTP_UPGRADE")
         )
-        environ[ENVIRON_KEY] = reading.facts
         draining = self._core.lifecycle.draining()
         self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(environ.get("REQUEST_METHOD"), draining)
         # connection fields, and a request to close where the server needs one, while draining
         status_line = f"{status} {HTTPStatus(status).phrase}"
-        self._start(environ, start_response, server, reading, status_line, list(map(field_text, headers)))
+        self._start(environ, start_response, server, status_line, list(map(field_text, headers)))
         return [body]
 
     def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
@@ -487,6 +433,13 @@ def request_facts(environ: WSGIEnvironment) -> RequestFacts | None:
     """What connmw read from this request's connection fields, or ``None`` if it did not see it."""
     facts = environ.get(ENVIRON_KEY)
     return facts if isinstance(facts, RequestFacts) else None
+
+
+def _persist(
+    hook: WsgiPersist, write: Write, fields: tuple[Header, ...], keep: bool
+) -> Callable[[], None] | None:
+    """The server's hook, asked to keep or close after this response (:meth:`Core.settle`)."""
+    return hook(write, keep, fields)
 
 
 def _connection_key(environ: WSGIEnvironment) -> Hashable | None:

@@ -7,13 +7,13 @@ concern: ``_headers`` (the tables of hop-by-hop and protected names, tokens, ver
 the shared vocabulary), ``_connection`` (the Connection field and a request's facts),
 ``_names`` (header names as one configuration judges them), ``_responses`` (no
 content, framing, close reasons, readiness), ``_finishing`` (responses decided: fields,
-removals, close), ``_plan`` (:class:`PlannedResponse`, one response start planned),
-``_traits`` (:class:`ServerTraits`, a server's behaviour as data, and the decisions that
-need it), ``_websocket`` (judging handshakes, their verdicts, origins), ``_drain`` (when drain
-ends a WebSocket or an event stream, and where a stream may end), ``_policy``
-(:class:`Policy`: every decision configured once; requests read) and ``_forwarding``
-(:func:`forwardable_headers`). Public names are re-exported here; the decisions are
-written out in the repository's docs/policy.md.
+removals, close), ``_plan`` (:meth:`Policy.plan_request` and :meth:`Policy.plan_response`:
+one request and one response start planned), ``_traits`` (:class:`ServerTraits`, a server's
+behaviour as data, and the decisions that need it), ``_websocket`` (judging handshakes,
+their verdicts, origins), ``_drain`` (when drain ends a WebSocket or an event stream, and
+where a stream may end), ``_policy`` (:class:`Policy`: every decision configured once;
+requests read) and ``_forwarding`` (:func:`forwardable_headers`). Public names are
+re-exported here; the decisions are written out in the repository's docs/policy.md.
 
 Words used throughout:
 
@@ -116,7 +116,7 @@ from ._headers import (
     is_token,
     normalize_http_version,
 )
-from ._plan import PlannedResponse
+from ._plan import Interface, PlannedRequest, PlannedResponse
 from ._policy import Policy
 from ._responses import (
     ANNOUNCE,
@@ -174,7 +174,9 @@ __all__ = [
     "FieldRoute",
     "HandshakeVerdict",
     "Header",
+    "Interface",
     "OriginPolicy",
+    "PlannedRequest",
     "PlannedResponse",
     "Policy",
     "RequestFacts",

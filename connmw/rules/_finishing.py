@@ -24,10 +24,10 @@ from ._headers import (
     UPGRADE_WISHES,
     Header,
     Pairs,
+    _as_lower_bytes,
     _has_content_length,
 )
 from ._names import _HeaderNames
-from ._plan import PlannedResponse
 from ._responses import (
     CLOSE_FIELDS,
     KEEP_ALIVE_FIELDS,
@@ -35,14 +35,14 @@ from ._responses import (
     UPGRADE_FIELDS,
     Announce,
     ResponsePlan,
-    close_reason,
     drops_content_length,
-    no_content_reason,
 )
-from ._traits import DEFAULT_TRAITS, ServerTraits, asks_server
 
 _Answer = tuple[tuple[Header, ...], bool]
 """Connection fields to append, and whether the connection closes (``connection_fields``)."""
+_Finished = tuple[Sequence[Header], tuple[Header, ...], bool, tuple[bytes, ...]]
+"""``(kept, fields, close, removed)``: the application's headers that go out (``headers`` itself
+when nothing was removed), connmw's fields, whether to close, the names removed as corrections."""
 
 
 class _ResponseDecisions(_HeaderNames):
@@ -124,25 +124,48 @@ class _ResponseDecisions(_HeaderNames):
         (with ``server_close``): the server adds its own ``Connection: close`` to this
         response, so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
         """
+        finished = self._finish(request, status, headers, server_close, requests_left, delimited)
+        kept, fields, close, removed = finished
+        if not fields or (server_announces and close):
+            return kept, close, removed
+        return [*kept, *fields], close, removed
+
+    def _finish(  # noqa: PLR0917 (finish_response's arguments, in its order)
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        server_close: bool,
+        requests_left: int | None,
+        delimited: bool,
+    ) -> _Finished:
+        """:meth:`finish_response` with connmw's fields apart from the application's kept headers
+        (``headers`` itself when nothing was removed)."""
         ordinary = self._known_end_to_end  # a set probe per known name: the whole cost when clean
         pairs: Pairs = headers
         dirty = drops_content_length(status) and _has_content_length(headers)  # see _finish_dirty
         for name, _ in pairs:
             if dirty or (name not in ordinary and self.kind_of(name)):
-                return self._finish_dirty(
-                    request,
-                    status,
-                    headers,
-                    server_close,
-                    requests_left,
-                    delimited=delimited,
-                    server_announces=server_announces,
-                )
+                return self._finish_dirty(request, status, headers, server_close, requests_left, delimited)
+        fields, close = self._answer(request, status, headers, server_close, requests_left, delimited)
+        return headers, fields, close, NO_NAMES
+
+    def _answer(  # noqa: PLR0917 (the state of one response start)
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Pairs,
+        server_close: bool,
+        requests_left: int | None,
+        delimited: bool,
+    ) -> _Answer:
+        """:meth:`connection_fields` for a response whose headers need no cleaning (str or
+        bytes pairs): the request's ordinary answer where it applies, else decided in full."""
         answer = self.ordinary_answer(request)
         if answer is None or status < 200 or server_close or requests_left is not None or not delimited:
             has_length = delimited
             if request.http_version == "1.0" and request.persistent:
-                has_length = has_length and _has_content_length(headers)
+                has_length = has_length and _sized(headers)
             answer = self.connection_fields(
                 request,
                 status,
@@ -150,55 +173,7 @@ class _ResponseDecisions(_HeaderNames):
                 has_length=has_length,
                 requests_left=requests_left,
             )
-        fields, close = answer
-        if not fields or (server_announces and close):
-            return headers, close, NO_NAMES
-        return [*headers, *fields], close, NO_NAMES
-
-    def plan_response(
-        self,
-        request: RequestFacts,
-        status: int,
-        headers: Sequence[Header],
-        *,
-        method: str | None = None,
-        traits: ServerTraits = DEFAULT_TRAITS,
-        server_reason: str | None = None,
-        requests_left: int | None = None,
-        server_announces: bool = False,
-        framing: bool = False,
-    ) -> PlannedResponse:
-        """Everything an adapter must do with one response start (:class:`PlannedResponse`).
-
-        :param request: the request's facts; answered from their fields.
-        :param status: the response's status.
-        :param headers: the application's header list.
-        :param method: the request's method (a response to ``HEAD`` has no content).
-        :param traits: the server's traits (what to ask its hook).
-        :param server_reason: why the connection closes on the server's side (drain, a
-            limit, ``server``), or ``None``.
-        :param requests_left: adds ``max=N`` to a Keep-Alive hint.
-        :param server_announces: the server writes its own ``Connection: close`` here.
-        :param framing: the body goes out without a length nothing delimits (RFC 9112 §6.3).
-        """
-        out, close, removed = self.finish_response(
-            request,
-            status,
-            headers,
-            server_close=server_reason is not None,
-            requests_left=requests_left,
-            delimited=not framing,
-            server_announces=server_announces,
-        )
-        return PlannedResponse(
-            out,
-            close,
-            removed,
-            close_reason(request, server_reason, framing=framing) if close else None,
-            close and server_reason is None,
-            no_content_reason(method, status),
-            asks_server(request, traits, status, close),
-        )
+        return answer
 
     def ordinary_answer(self, request: RequestFacts) -> _Answer | None:
         """:meth:`connection_fields` for an *ordinary response* to ``request``: final, with
@@ -277,17 +252,15 @@ class _ResponseDecisions(_HeaderNames):
         self._known_end_to_end.add(pair)
         return True
 
-    def _finish_dirty(
+    def _finish_dirty(  # noqa: PLR0917 (_finish's arguments, in its order)
         self,
         request: RequestFacts,
         status: int,
         headers: Sequence[Header],
         server_close: bool,
         requests_left: int | None,
-        *,
-        delimited: bool = True,
-        server_announces: bool = False,
-    ) -> ResponsePlan:
+        delimited: bool,
+    ) -> _Finished:
         pairs: Pairs = headers
         values = self._connection_values(headers)
         app = self.tokens(values) if values else NO_TOKENS
@@ -328,9 +301,7 @@ class _ResponseDecisions(_HeaderNames):
             has_length=has_length,
             requests_left=requests_left,
         )
-        if not (server_announces and close):
-            kept.extend(fields)
-        return kept, close, tuple(dict.fromkeys(removed))
+        return kept, fields, close, tuple(dict.fromkeys(removed))
 
     def _decide_ordinary_answers(self) -> dict[str, tuple[_Answer | None, _Answer | None]]:
         """:meth:`ordinary_answer` by version, then persistence: connection_fields(facts, 200)
@@ -341,3 +312,10 @@ class _ResponseDecisions(_HeaderNames):
             keeping = self.connection_fields(RequestFacts(version, True, NO_TOKENS, NO_NAMES), 200)
             answers[version] = (closing, None if version == "1.0" else keeping)  # 1.0 kept: framing decides
         return answers
+
+
+def _sized(headers: Pairs) -> bool:
+    """Whether a Content-Length names itself among headers whose names are str (WSGI's pairs,
+    passed as they are when they need no cleaning) or bytes."""
+    pairs: Pairs = headers
+    return any(_as_lower_bytes(name) == b"content-length" for name, _ in pairs)

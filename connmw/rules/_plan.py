@@ -1,35 +1,263 @@
-"""One response start, planned: everything an adapter must do with it, decided at once.
+"""One request and one response start, planned: everything an adapter must do, decided at once.
 
-:meth:`Policy.plan_response` composes the rules' decisions for one response start (RFC 9110
-§7.6.1 hop-by-hop fields, RFC 9112 §9.3 persistence, RFC 9110 §6.4.1 no content, the
-server's traits) into one :class:`PlannedResponse`; the adapters only apply it.
+:meth:`Policy.plan_request` and :meth:`Policy.plan_response` compose the rules' decisions
+(RFC 9110 §7.6.1 hop-by-hop fields, RFC 9112 §9.3 persistence, RFC 9110 §6.4.1 no content,
+RFC 9110 §15.2.2 switching protocols, the server's traits) into one answer each; the
+adapters read the scope or environ, ask once, and apply the answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final, Literal, final
 
-from ._headers import Header
+from ._connection import RequestFacts
+from ._finishing import _ResponseDecisions
+from ._headers import NO_HEADERS, NO_NAMES, AnyName, Header, _as_bytes
+from ._responses import close_reason, no_content_reason
+from ._traits import (
+    DEFAULT_TRAITS,
+    ServerTraits,
+    asks_server,
+    fields_reach_client,
+    holds_unsized_body,
+    keeps_as_connmw_would,
+    leaves_http10_keep_alive_to_server,
+    offers_websocket,
+    server_closes,
+    switch_refusal,
+    takes_fields,
+)
+from ._websocket import check_switching_protocols
+
+Interface = Literal["asgi", "wsgi"]
+"""Which adapter asks: the traits' fields named for one interface apply to it alone."""
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    """What an adapter must do with one request before the application runs.
+
+    :param hold_unsized: a body without Content-Length must be held and sent with one
+        (:func:`holds_unsized_body`: HTTP/1.0, or a server that does not chunk).
+    :param websocket: the Upgrade field offers WebSocket: the handshake is judged (the
+        Origin policy holds even when the rest is not validated).
+    :param server_keeps: WSGI: the server takes no field from connmw and keeps this
+        connection exactly when connmw would (:func:`keeps_as_connmw_would`).
+    """
+
+    hold_unsized: bool
+    websocket: bool
+    server_keeps: bool
+
+
+# Every plan a request can get, by its three answers: plain data, built once, never per request.
+_REQUEST_PLANS: Final = tuple(
+    tuple(
+        tuple(PlannedRequest(hold, websocket, keeps) for keeps in (False, True))
+        for websocket in (False, True)
+    )
+    for hold in (False, True)
+)
+
+
+@final  # compiled in the accelerated build: a native class, built per response at native speed
 class PlannedResponse:
     """What an adapter must do with one response start.
 
-    :param headers: the header list to send (the application's own list when nothing changed).
+    :param headers: the application's headers that go out, without connmw's fields; ``None``:
+        the application's own list, unchanged.
+    :param fields: connmw's Connection fields (lower-case bytes), for the headers when
+        :attr:`append` says so, and for the server's hook.
+    :param append: whether :attr:`fields` go at the end of the headers sent.
     :param close: whether the connection closes after this response.
     :param removed: lower-case names taken out as corrections (to count, or raise in strict mode).
-    :param close_reason: the counter's reason when it closes (:func:`close_reason`), else ``None``.
-    :param forget: the close is not the lifecycle's own: the connection's count is dropped.
+    :param close_reason: the counter's reason when it closes and connmw's decision reaches the
+        connection (:func:`close_reason`), else ``None``: nothing to count.
+    :param forget: a counted close that is not the lifecycle's own: the connection's count is dropped.
     :param no_content: why the body must be dropped (``head``, ``1xx``, ``204``, ``304``), or ``None``.
     :param ask_server: ask the server's hook to keep (``not close``) or close the connection.
+    :param refusable: WSGI: the server may refuse connmw's fields in ``start_response``: offer
+        them so that it can be called once more without.
+    :param switch_refused: WSGI: a 101 on a server that cannot hand the connection over is
+        refused (:func:`switch_refusal`); nothing else in the plan applies.
+    :param switch_problem: WSGI: why this 101 is not allowed (:func:`check_switching_protocols`);
+        nothing else in the plan applies.
+
+    Plain data, built by the rules and only read by the adapters (a frozen dataclass would
+    cost the accelerated build a Python-level ``__init__`` per response).
     """
 
-    headers: Sequence[Header]
-    close: bool
-    removed: tuple[bytes, ...]
-    close_reason: str | None
-    forget: bool
-    no_content: str | None
-    ask_server: bool
+    __slots__ = (
+        "append",
+        "ask_server",
+        "close",
+        "close_reason",
+        "fields",
+        "forget",
+        "headers",
+        "no_content",
+        "refusable",
+        "removed",
+        "switch_problem",
+        "switch_refused",
+    )
+
+    def __init__(  # noqa: PLR0917 (the plan's fields, in order)
+        self,
+        headers: Sequence[Header] | None,
+        fields: tuple[Header, ...],
+        append: bool,
+        close: bool,
+        removed: tuple[bytes, ...],
+        close_reason: str | None,
+        forget: bool,
+        no_content: str | None,
+        ask_server: bool,
+        refusable: bool = False,
+        switch_refused: bool = False,
+        switch_problem: str | None = None,
+    ) -> None:
+        self.headers = headers
+        self.fields = fields
+        self.append = append
+        self.close = close
+        self.removed = removed
+        self.close_reason = close_reason
+        self.forget = forget
+        self.no_content = no_content
+        self.ask_server = ask_server
+        self.refusable = refusable
+        self.switch_refused = switch_refused
+        self.switch_problem = switch_problem
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return f"PlannedResponse({shown})"
+
+
+_SHOWN: Final = (
+    *("headers", "fields", "append", "close", "removed", "close_reason", "forget", "no_content"),
+    *("ask_server", "refusable", "switch_refused", "switch_problem"),
+)
+
+_SWITCH_REFUSED: Final = PlannedResponse(
+    None, NO_HEADERS, False, False, NO_NAMES, None, False, "1xx", False, switch_refused=True
+)
+
+
+class _Planner(_ResponseDecisions):
+    """The planning half of a :class:`~connmw.rules.Policy`: its settings are set there."""
+
+    def plan_request(
+        self, request: RequestFacts, traits: ServerTraits = DEFAULT_TRAITS, *, upgrade: AnyName | None = None
+    ) -> PlannedRequest:
+        """Everything an adapter must decide about a request before the application runs.
+
+        :param request: the request's facts; answered from their fields.
+        :param traits: the server's traits.
+        :param upgrade: the request's Upgrade field as received (``None``: none), read for
+            WebSocket even without ``Connection: upgrade`` (RFC 6455 §4.1).
+
+        Returns one of a few plans built once: nothing is allocated per request.
+        """
+        hold = holds_unsized_body(request, traits)
+        websocket = upgrade is not None and offers_websocket(upgrade)
+        return _REQUEST_PLANS[hold][websocket][keeps_as_connmw_would(request, traits)]
+
+    def plan_response(
+        self,
+        request: RequestFacts,
+        status: int,
+        headers: Sequence[Header],
+        *,
+        method: str | None = None,
+        traits: ServerTraits = DEFAULT_TRAITS,
+        interface: Interface = "asgi",
+        server_reason: str | None = None,
+        requests_left: int | None = None,
+        server_announces: bool = False,
+        framing: bool = False,
+        hooked: bool = False,
+        field_refused: bool = False,
+        websocket_key: AnyName | None = None,
+        clean: bool = False,
+    ) -> PlannedResponse:
+        """Everything an adapter must do with one response start (:class:`PlannedResponse`).
+
+        :param request: the request's facts; answered from their fields.
+        :param status: the response's status.
+        :param headers: the application's header list: bytes pairs, or (with ``clean``) the
+            application's own pairs as they are.
+        :param method: the request's method (a response to ``HEAD`` has no content).
+        :param traits: the server's traits.
+        :param interface: which adapter asks (:data:`Interface`).
+        :param server_reason: why connmw's lifecycle closes the connection (drain, a limit),
+            or ``None``.
+        :param requests_left: adds ``max=N`` to a Keep-Alive hint.
+        :param server_announces: ASGI: the server writes its own ``Connection: close`` here,
+            so connmw adds no field beside it (one field, RFC 9110 §7.6.1).
+        :param framing: the body goes out without a length nothing delimits (RFC 9112 §6.3).
+        :param hooked: WSGI: the server has a hook that carries out connmw's decision.
+        :param field_refused: WSGI: this ``start_response`` refused connmw's field before: offer
+        none where the server may refuse it.
+        :param websocket_key: WSGI: the request's Sec-WebSocket-Key, checked against a 101's
+            Sec-WebSocket-Accept (RFC 6455 §4.2.2).
+        :param clean: the caller found no header to clean (:meth:`needs_cleaning`) and the
+            status has content (so no Content-Length is dropped): its pairs are read as they
+            are (WSGI's str pairs), only connmw's fields decided.
+        """
+        wsgi = interface == "wsgi"
+        no_content = no_content_reason(method, status)
+        acts = True  # connmw's decision reaches the connection (always on ASGI)
+        if wsgi:
+            if status == 101 and switch_refusal(traits, status):
+                return _SWITCH_REFUSED
+            acts = hooked or takes_fields(traits)
+            if (
+                server_reason is None
+                and acts
+                and (no_content is not None or traits.always_closes)
+                and server_closes(request, traits, status, no_content, headers)
+            ):
+                server_reason = "server"  # it closes, and would not say so beside connmw's keep-alive
+            if status == 101:
+                problem = check_switching_protocols(request, headers, _as_bytes(websocket_key))
+                if problem is not None:
+                    return PlannedResponse(
+                        None, NO_HEADERS, False, False, NO_NAMES, None, False, no_content, False,
+                        switch_problem=problem,
+                    )
+        elif server_announces and server_reason is None:
+            server_reason = "server"
+        server_close = server_reason is not None
+        kept: Sequence[Header] | None = None
+        removed = NO_NAMES
+        if clean:
+            fields, close = self._answer(request, status, headers, server_close, requests_left, not framing)
+        else:
+            out, fields, close, removed = self._finish(
+                request, status, headers, server_close, requests_left, not framing
+            )
+            if out is not headers:
+                kept = out
+        if wsgi:
+            if close and leaves_http10_keep_alive_to_server(request, traits):
+                close, fields = False, NO_HEADERS  # the server says keep-alive and keeps it
+            refused = field_refused and traits.may_refuse_field
+            append = bool(fields) and not refused and fields_reach_client(traits, status)
+        else:
+            append = bool(fields) and not (server_announces and close)
+        return PlannedResponse(
+            kept,
+            fields,
+            append,
+            close,
+            removed,
+            close_reason(request, server_reason, framing=framing) if close and acts else None,
+            close and acts and server_reason is None,
+            no_content,
+            asks_server(request, traits, status, close),
+            append and wsgi and traits.may_refuse_field,
+        )

@@ -17,7 +17,6 @@ from ._connection import (
     _Reading,
     _upgrade_protocols,
 )
-from ._finishing import _ResponseDecisions
 from ._headers import (
     CACHE_LIMIT,
     NO_NAMES,
@@ -26,6 +25,7 @@ from ._headers import (
     _as_bytes,
     normalize_http_version,
 )
+from ._plan import _Planner
 from ._responses import (
     ANNOUNCE,
     KEEP_ALIVE_FIELDS,
@@ -52,7 +52,7 @@ build runs fastest, the same reading of the same pairs (both builds run the whol
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
-class Policy(_ResponseDecisions):
+class Policy(_Planner):
     """connmw's decisions, configured once and shared by every request.
 
     Build one per middleware (the adapters do it from :class:`connmw.config.Config`).

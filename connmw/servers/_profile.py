@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from ..rules import FieldRoute, ServerTraits, UnsizedBodiless
+from ..rules import FieldRoute, Interface, ServerTraits, UnsizedBodiless
 from ..rules._traits import DEFAULT_TRAITS
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "WsgiPersist",
 ]
 
-Interface = Literal["asgi", "wsgi"]
 
 Fields = tuple[tuple[bytes, bytes], ...]
 

@@ -220,7 +220,8 @@ def test_plan_response(  # noqa: PLR0917 (one table row)
     """One response start planned: headers, close, removed, the counter's reason, whether the
     lifecycle forgets the connection, why the body is dropped, whether to ask the server."""
     plan = POLICY.plan_response(request_facts, status, headers, method=method, **options)
-    got = (list(plan.headers), plan.close, plan.removed, plan.close_reason, plan.forget, plan.no_content)
+    sent = [*(headers if plan.headers is None else plan.headers), *(plan.fields if plan.append else ())]
+    got = (sent, plan.close, plan.removed, plan.close_reason, plan.forget, plan.no_content)
     assert (*got, plan.ask_server) == expected
 
 

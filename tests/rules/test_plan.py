@@ -1,0 +1,350 @@
+"""One request and one response start planned (Policy.plan_request, Policy.plan_response).
+
+Each row names the server behaviour or HTTP rule it stands for; the property tests show that
+a plan answers exactly what the rules' separate decisions answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connmw.rules import (
+    FieldRoute,
+    Header,
+    PlannedRequest,
+    RequestFacts,
+    ServerTraits,
+    UnsizedBodiless,
+    asks_server,
+    check_switching_protocols,
+    close_reason,
+    fields_reach_client,
+    holds_unsized_body,
+    keeps_as_connmw_would,
+    leaves_http10_keep_alive_to_server,
+    no_content_reason,
+    offers_websocket,
+    server_closes,
+    switch_refusal,
+    takes_fields,
+    websocket_accept,
+)
+from connmw.servers import SERVERS
+
+from .test_traits import CLOSE_11, KEEP_10, KEEP_11, PLAIN_10, POLICY
+
+UPGRADE_11 = POLICY.request_facts("1.1", b"upgrade", b"websocket")
+KEEP: Header = (b"connection", b"keep-alive")
+CLOSE: Header = (b"connection", b"close")
+SIZED: list[Header] = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+UNSIZED: list[Header] = [(b"content-type", b"text/plain")]
+KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
+SWITCH: list[Header] = [
+    (b"upgrade", b"websocket"),
+    (b"connection", b"upgrade"),
+    (b"sec-websocket-accept", websocket_accept(KEY)),
+]
+APP = ServerTraits(connection_field="app")
+WSGI: dict[str, Any] = {"interface": "wsgi"}
+
+
+def _on(route: FieldRoute, **traits: Any) -> ServerTraits:
+    return ServerTraits(connection_field=route, **traits)
+
+
+def _sent(plan: Any, headers: list[Any]) -> list[Any]:
+    """The headers an adapter sends for this plan."""
+    return [*(headers if plan.headers is None else plan.headers), *(plan.fields if plan.append else ())]
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "headers", "method", "options", "expected"),
+    [
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": APP},
+            ([*SIZED, KEEP], False, None, False, False),
+            id="wsgi-app-route-appends-keep-alive",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": ServerTraits(connection_field="server")},
+            (SIZED, False, None, False, False),
+            id="wsgi-server-route-sends-no-field",
+        ),
+        pytest.param(
+            CLOSE_11, 200, SIZED, "GET", {**WSGI, "traits": ServerTraits(connection_field="server")},
+            (SIZED, True, None, False, False),
+            id="wsgi-server-route-without-hook-counts-no-close",
+        ),
+        pytest.param(
+            CLOSE_11, 200, SIZED, "GET",
+            {**WSGI, "traits": ServerTraits(connection_field="server"), "hooked": True},
+            (SIZED, True, "client", True, False),
+            id="wsgi-hooked-server-counts-and-asks",
+        ),
+        pytest.param(
+            KEEP_11, 200, UNSIZED, "HEAD", {**WSGI, "traits": _on("app", closes_unsized_bodiless="head")},
+            ([*UNSIZED, CLOSE], True, "server", False, False),
+            id="wsgi-head-without-length-closed-by-the-server-says-close",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "HEAD", {**WSGI, "traits": _on("app", closes_unsized_bodiless="head")},
+            ([*SIZED, KEEP], False, None, False, False),
+            id="wsgi-head-with-length-kept",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": _on("app", always_closes=True)},
+            ([*SIZED, CLOSE], True, "server", False, False),
+            id="wsgi-uwsgi-http-socket-closes-every-connection",
+        ),
+        pytest.param(
+            KEEP_10, 200, UNSIZED, "GET",
+            {**WSGI, "traits": _on("app", says_http10_keep_alive=True), "framing": True},
+            (UNSIZED, False, None, False, False),
+            id="wsgi-granian-http10-keep-alive-left-to-the-server",
+        ),
+        pytest.param(
+            KEEP_10, 200, UNSIZED, "GET", {**WSGI, "traits": APP, "framing": True},
+            ([*UNSIZED, CLOSE], True, "framing", True, False),
+            id="wsgi-http10-keep-alive-unsized-closes-for-framing",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET",
+            {**WSGI, "traits": _on("app", may_refuse_field=True), "field_refused": True},
+            (SIZED, False, None, False, False),
+            id="wsgi-field-refused-before-is-not-offered",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": APP, "field_refused": True},
+            ([*SIZED, KEEP], False, None, False, False),
+            id="wsgi-refusal-of-another-server-ignored-where-none-refuses",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {**WSGI, "traits": _on("app", may_refuse_field=True)},
+            ([*SIZED, KEEP], False, None, False, True),
+            id="wsgi-field-offered-where-it-may-be-refused",
+        ),
+        pytest.param(
+            UPGRADE_11, 101, SWITCH, "GET",
+            {**WSGI, "traits": _on("server", switches_protocols=True), "websocket_key": KEY},
+            ([*SWITCH[:1], SWITCH[2], (b"connection", b"upgrade")], False, None, False, False),
+            id="wsgi-101-on-a-switching-server-keeps-its-upgrade-fields",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {"server_announces": True},
+            (SIZED, True, "server", False, False),
+            id="asgi-server-announces-its-close-alone",
+        ),
+        pytest.param(
+            KEEP_11, 200, SIZED, "GET", {"server_reason": "drain"},
+            ([*SIZED, CLOSE], True, "drain", False, False),
+            id="asgi-drain-keeps-the-lifecycle-count",
+        ),
+    ],
+)
+def test_plan_response_inputs(  # noqa: PLR0917 (one table row)
+    facts: RequestFacts,
+    status: int,
+    headers: list[Header],
+    method: str,
+    options: dict[str, Any],
+    expected: tuple[object, ...],
+) -> None:
+    """Sent headers, close, the counter's reason, whether the lifecycle forgets, and whether the
+    fields are offered where the server may refuse them."""
+    plan = POLICY.plan_response(facts, status, headers, method=method, **options)
+    assert not plan.switch_refused
+    assert plan.switch_problem is None
+    got = (_sent(plan, headers), plan.close, plan.close_reason, plan.forget, plan.refusable)
+    assert got == expected
+
+
+def test_plan_refuses_a_101_where_the_server_cannot_switch() -> None:
+    plan = POLICY.plan_response(UPGRADE_11, 101, SWITCH, interface="wsgi", traits=APP, websocket_key=KEY)
+    assert plan.switch_refused
+    assert not plan.close
+    assert plan.close_reason is None
+
+
+@pytest.mark.parametrize(
+    ("facts", "headers", "key", "problem"),
+    [
+        pytest.param(KEEP_11, SWITCH, KEY, "asked for no upgrade", id="no-upgrade-asked"),
+        pytest.param(UPGRADE_11, SWITCH[1:], KEY, "without an Upgrade field", id="no-upgrade-field"),
+        pytest.param(UPGRADE_11, SWITCH, "x" * 24, "does not match", id="wrong-accept-str-key"),
+    ],
+)
+def test_plan_names_a_wrong_101(facts: RequestFacts, headers: list[Header], key: Any, problem: str) -> None:
+    traits = ServerTraits(switches_protocols=True)
+    plan = POLICY.plan_response(facts, 101, headers, interface="wsgi", traits=traits, websocket_key=key)
+    assert plan.switch_problem is not None
+    assert problem in plan.switch_problem
+
+
+def test_plan_of_a_101_on_asgi_checks_nothing() -> None:
+    plan = POLICY.plan_response(KEEP_11, 101, SWITCH)
+    assert plan.switch_problem is None
+    assert not plan.switch_refused
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "headers", "fields", "close"),
+    [
+        pytest.param(KEEP_11, 200, [("Content-Type", "text/plain")], [KEEP], False, id="str-pairs-keep"),
+        pytest.param(CLOSE_11, 200, [("Content-Type", "text/plain")], [CLOSE], True, id="str-pairs-close"),
+        pytest.param(
+            KEEP_10, 200, [("Content-Length", "2")], [KEEP], False, id="str-pairs-http10-sized-keeps"
+        ),
+        pytest.param(KEEP_10, 200, [("X-A", "b")], [CLOSE], True, id="str-pairs-http10-unsized-closes"),
+    ],
+)
+def test_plan_reads_clean_str_pairs_as_they_are(
+    facts: RequestFacts, status: int, headers: list[Any], fields: list[Header], close: bool
+) -> None:
+    """WSGI's fast case: pairs that need no cleaning go to the rules as they are; only connmw's
+    fields are decided (and the application's list is not copied)."""
+    plan = POLICY.plan_response(facts, status, headers, interface="wsgi", traits=APP, clean=True)
+    assert plan.headers is None
+    assert list(plan.fields) == fields
+    assert plan.append
+    assert plan.close is close
+
+
+@pytest.mark.parametrize(
+    ("facts", "traits", "upgrade", "expected"),
+    [
+        pytest.param(KEEP_11, APP, None, PlannedRequest(False, False, False), id="http11-app-route"),
+        pytest.param(PLAIN_10, APP, None, PlannedRequest(True, False, False), id="http10-held"),
+        pytest.param(
+            KEEP_11, ServerTraits(chunks_unsized=False), None, PlannedRequest(True, False, True),
+            id="server-that-does-not-chunk-holds",
+        ),
+        pytest.param(
+            KEEP_11, ServerTraits(connection_field="server"), "WebSocket", PlannedRequest(False, True, True),
+            id="websocket-offered-on-a-server-that-keeps-as-connmw",
+        ),
+        pytest.param(
+            KEEP_10, ServerTraits(connection_field="server"), b"h2c", PlannedRequest(True, False, False),
+            id="http10-is-always-asked",
+        ),
+    ],
+)
+def test_plan_request(
+    facts: RequestFacts, traits: ServerTraits, upgrade: Any, expected: PlannedRequest
+) -> None:
+    plan = POLICY.plan_request(facts, traits, upgrade=upgrade)
+    assert plan == expected
+    assert POLICY.plan_request(facts, traits, upgrade=upgrade) is plan  # built once
+
+
+FACTS = st.builds(
+    POLICY.request_facts,
+    st.sampled_from(["1.0", "1.1", "2"]),
+    st.sampled_from([None, b"close", b"keep-alive", b"upgrade", b"keep-alive, x-a", b"te, close"]),
+    st.sampled_from([None, b"websocket"]),
+)
+TRAITS = st.builds(
+    ServerTraits,
+    keeps_http10=st.booleans(),
+    connection_field=st.sampled_from(get_args(FieldRoute)),
+    may_refuse_field=st.booleans(),
+    always_closes=st.booleans(),
+    chunks_unsized=st.booleans(),
+    closes_unsized_bodiless=st.sampled_from(get_args(UnsizedBodiless)),
+    says_http10_keep_alive=st.booleans(),
+    switches_protocols=st.booleans(),
+)
+HEADERS = st.lists(
+    st.sampled_from(
+        [*SIZED, *UNSIZED, *SWITCH, (b"keep-alive", b"x"), (b"x-a", b"1"), (b"transfer-encoding", b"a")]
+    ),
+    max_size=5,
+)
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(
+    FACTS,
+    st.sampled_from([101, 200, 204, 304, 404, 103]),
+    HEADERS,
+    st.sampled_from(["GET", "HEAD"]),
+    TRAITS | st.sampled_from([profile.traits for profile in SERVERS.values()]),
+    st.sampled_from([None, "drain", "max-requests"]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_wsgi_plan_equals_the_separate_decisions(  # noqa: PLR0917 (one drawn example)
+    facts: RequestFacts,
+    status: int,
+    headers: list[Header],
+    method: str,
+    traits: ServerTraits,
+    reason: str | None,
+    framing: bool,
+    hooked: bool,
+    refused: bool,
+) -> None:
+    """The WSGI plan answers what the adapter decided by asking each rule in turn."""
+    plan = POLICY.plan_response(
+        facts, status, headers, method=method, traits=traits, interface="wsgi", server_reason=reason,
+        framing=framing, hooked=hooked, field_refused=refused, websocket_key=KEY,
+    )
+    if switch_refusal(traits, status):
+        assert plan.switch_refused
+        return
+    problem = check_switching_protocols(facts, headers, KEY) if status == 101 else None
+    assert plan.switch_problem == problem
+    if problem is not None:
+        return
+    no_content = no_content_reason(method, status)
+    acts = takes_fields(traits) or hooked
+    if reason is None and acts and server_closes(facts, traits, status, no_content, headers):
+        reason = "server"
+    out, close, removed = POLICY.finish_response(
+        facts, status, headers, server_close=reason is not None, delimited=not framing
+    )
+    fields = tuple(out[len(out) - len(plan.fields) :]) if plan.fields else ()
+    if close and leaves_http10_keep_alive_to_server(facts, traits):
+        close, fields = False, ()
+    assert plan.fields == fields
+    assert plan.close is close
+    assert plan.removed == removed
+    assert plan.no_content == no_content
+    refused = refused and traits.may_refuse_field
+    assert plan.append is (bool(fields) and not refused and fields_reach_client(traits, status))
+    assert plan.close_reason == (close_reason(facts, reason, framing=framing) if close and acts else None)
+    assert plan.forget is (close and acts and reason is None)
+    assert plan.ask_server is asks_server(facts, traits, status, close)
+    assert plan.refusable is (plan.append and traits.may_refuse_field)
+
+
+@FAST
+@given(FACTS, st.sampled_from([101, 200, 204, 304, 404]), HEADERS, st.booleans(), st.booleans())
+def test_asgi_plan_equals_finish_response(
+    facts: RequestFacts, status: int, headers: list[Header], announces: bool, framing: bool
+) -> None:
+    """The ASGI plan sends what :meth:`Policy.finish_response` answers."""
+    reason = "server" if announces else None
+    plan = POLICY.plan_response(facts, status, headers, server_announces=announces, framing=framing)
+    out, close, removed = POLICY.finish_response(
+        facts, status, headers, server_close=announces, delimited=not framing, server_announces=announces
+    )
+    assert _sent(plan, headers) == list(out)
+    assert (plan.close, plan.removed) == (close, removed)
+    assert plan.close_reason == (close_reason(facts, reason, framing=framing) if close else None)
+
+
+@FAST
+@given(FACTS, TRAITS, st.sampled_from([None, "websocket", b"h2c, WebSocket/13", ""]))
+def test_request_plan_equals_the_separate_decisions(
+    facts: RequestFacts, traits: ServerTraits, upgrade: Any
+) -> None:
+    plan = POLICY.plan_request(facts, traits, upgrade=upgrade)
+    assert plan.hold_unsized is holds_unsized_body(facts, traits)
+    assert plan.websocket is (upgrade is not None and offers_websocket(upgrade))
+    assert plan.server_keeps is keeps_as_connmw_would(facts, traits)
