@@ -48,7 +48,7 @@ class Remembered:
     """What the rules decided for a request that needs nothing but its facts published.
 
     Remembered by its Connection field; it stands for requests with the same protocol
-    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``; recognised as ``server``).
+    (``SERVER_PROTOCOL``) from the same server (``SERVER_SOFTWARE``).
     ``unless_draining``: the server keeps the connection exactly when connmw would, so nothing is asked of it,
     unless connmw drains (then it must close).
     """
@@ -59,13 +59,11 @@ class Remembered:
         protocol: object,
         software: object,
         unless_draining: bool,
-        server: ServerProfile,
     ) -> None:
         self.facts = facts
         self.protocol = protocol
         self.software = software
         self.unless_draining = unless_draining
-        self.server = server
 
 
 def start_refusable(

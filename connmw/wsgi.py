@@ -182,12 +182,10 @@ class ConnectionMiddleware:
             and not (seen.unless_draining and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
-            server = None  # this start_response is recognised if the rules are needed
         else:
             answer = self._respond(environ, start_response, connection)
             if type(answer) is not Remembered:  # the app's answer, or connmw's
                 return answer
-            server = answer.server  # recognised from this very start_response
         # The server decides alone: a clean start with content passes as it is, and the
         # app's iterable comes back as it is. A closure, not an object or a partial: the
         # cheapest call in both builds (docs/benchmarks.md).
@@ -217,7 +215,8 @@ class ConnectionMiddleware:
             started = clean  # False again for a second start (PEP 3333's exc_info)
             if clean:
                 return start_response(status, headers, exc_info)
-            return self._start(environ, start_response, server, status, headers, exc_info)
+            # The server is recognised again there, only then: one cell less on every request.
+            return self._start(environ, start_response, None, status, headers, exc_info)
 
         result = self.app(environ, start_unchanged)
         return result if started else GuardedBody.around(self._core, environ, result)
@@ -263,7 +262,7 @@ class ConnectionMiddleware:
             return GuardedBody.around(self._core, environ, held.body(self.app(environ, held.start_response)))
         unless_draining = plan.server_keeps and not core.lifecycle_on  # connmw sends it no field
         if (not view.acts or (unless_draining and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
-            seen = Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining, server)
+            seen = Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining)
             remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
                 self._plain[connection] = seen
