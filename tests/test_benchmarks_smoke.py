@@ -160,7 +160,7 @@ def _this_build(accelerated: bool) -> None:
 
 
 
-@pytest.mark.parametrize("interface", ["asgi", "wsgi"])
+@pytest.mark.parametrize("interface", ["asgi", "wsgi", "granian"])
 def test_the_hotpath_child_serves_wrapped_and_bare(interface: str) -> None:
     # What `--only hotpath` counts under callgrind: each run must serve its requests.
     for wrapper in ("bare", "connmw"):

@@ -11,7 +11,8 @@ instructions from one run to the next.
 
 Rows: the ASGI application bare and wrapped (uvicorn's profile, ``CONNMW_SERVER=uvicorn``:
 the plain request's hot path), the WSGI application bare and wrapped (gunicorn's
-profile: the remembered path). The request carries three header fields and no
+profile: the remembered path) and wrapped on granian's profile (the full path: connmw's
+field goes in every response). The request carries three header fields and no
 Connection field; the response a Content-Type and a Content-Length. Which build is
 measured is the one importable (the header above the table says which).
 """
@@ -30,7 +31,7 @@ from typing import Any
 from .bench_instructions import VALGRIND
 from .bench_load import ROOT, server_env
 
-CANDIDATES = ("asgi bare", "asgi connmw", "wsgi bare", "wsgi connmw")
+CANDIDATES = ("asgi bare", "asgi connmw", "wsgi bare", "wsgi connmw", "granian connmw")
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,12 @@ def markdown(result: dict[str, Any]) -> str:
         "| interface | bare app | with connmw | connmw's own |",
         "|---|---:|---:|---:|",
     ]
-    for interface in ("asgi", "wsgi"):
-        bare, wrapped = rows[f"{interface} bare"], rows[f"{interface} connmw"]
-        lines.append(f"| {interface.upper()} | {bare:,.0f} | {wrapped:,.0f} | {wrapped - bare:+,.0f} |")
+    for label, bare, wrapped in (
+        ("ASGI (uvicorn)", rows["asgi bare"], rows["asgi connmw"]),
+        ("WSGI (gunicorn)", rows["wsgi bare"], rows["wsgi connmw"]),
+        ("WSGI (granian)", rows["wsgi bare"], rows["granian connmw"]),
+    ):
+        lines.append(f"| {label} | {bare:,.0f} | {wrapped:,.0f} | {wrapped - bare:+,.0f} |")
     settings = result["settings"]
     lines += [
         "",

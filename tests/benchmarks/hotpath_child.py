@@ -1,7 +1,8 @@
 """One callgrind run of :mod:`tests.benchmarks.bench_hotpath`: ``INTERFACE WRAPPER REQUESTS``.
 
-``INTERFACE`` is ``asgi`` or ``wsgi``; ``WRAPPER`` is ``bare`` or ``connmw``. Serves
-``REQUESTS`` sequential requests through a server that does nothing with what it is given.
+``INTERFACE`` is ``asgi``, ``wsgi`` (gunicorn's profile) or ``granian`` (WSGI on granian's);
+``WRAPPER`` is ``bare`` or ``connmw``. Serves ``REQUESTS`` sequential requests through a
+server that does nothing with what it is given.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def asgi(wrapped: bool, requests: int) -> None:
     asyncio.run(serve())
 
 
-def wsgi(wrapped: bool, requests: int) -> None:
-    os.environ["CONNMW_SERVER"] = "gunicorn"
+def wsgi(wrapped: bool, requests: int, server: str = "gunicorn") -> None:
+    os.environ["CONNMW_SERVER"] = server
     from connmw.wsgi import ConnectionMiddleware  # noqa: PLC0415 (after the variable is set)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -78,7 +79,7 @@ def wsgi(wrapped: bool, requests: int) -> None:
             "REQUEST_METHOD": "GET",
             "PATH_INFO": "/",
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "SERVER_SOFTWARE": "gunicorn/23.0.0",
+            "SERVER_SOFTWARE": server,
             "HTTP_HOST": "example.com",
             "HTTP_USER_AGENT": "bench",
             "HTTP_ACCEPT": "*/*",
@@ -92,4 +93,7 @@ def wsgi(wrapped: bool, requests: int) -> None:
 
 if __name__ == "__main__":
     interface, wrapper, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    {"asgi": asgi, "wsgi": wsgi}[interface](wrapper == "connmw", count)
+    if interface == "granian":  # WSGI on granian's profile: connmw's field goes in every response
+        wsgi(wrapper == "connmw", count, "granian")
+    else:
+        {"asgi": asgi, "wsgi": wsgi}[interface](wrapper == "connmw", count)
