@@ -323,8 +323,8 @@ class ConnectionMiddleware:
             requests_left=left,
             framing=framing,
             hooked=server.wsgi_persist is not None,
-            field_refused=bool(REFUSING) and identity(send) in REFUSING,
-            websocket_key=environ.get("HTTP_SEC_WEBSOCKET_KEY"),
+            field_refused=identity(send) in REFUSING if REFUSING else False,
+            websocket_key=environ.get("HTTP_SEC_WEBSOCKET_KEY") if code == 101 else None,  # read for a 101
             clean=clean,
         )
         if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:

@@ -147,8 +147,16 @@ _SWITCH_REFUSED: Final = PlannedResponse(
 )
 
 
+_PLANS_LIMIT: Final = 1024
+"""Ordinary response plans one policy remembers (request facts x traits x status x method)."""
+
+_PlanKey = tuple[int, int, int, "str | None", str, bool, bool]
+
+
 class _Planner(_ResponseDecisions):
     """The planning half of a :class:`~connmw.rules.Policy`: its settings are set there."""
+
+    _plans: dict[_PlanKey, tuple[RequestFacts, ServerTraits, PlannedResponse]]
 
     def plan_request(
         self, request: RequestFacts, traits: ServerTraits = DEFAULT_TRAITS, *, upgrade: AnyName | None = None
@@ -207,7 +215,25 @@ class _Planner(_ResponseDecisions):
         :param clean: the caller found no header to clean (:meth:`needs_cleaning`) and the
             status has content (so no Content-Length is dropped): its pairs are read as they
             are (WSGI's str pairs), only connmw's fields decided.
+
+        An ordinary start (clean pairs, no reason of the server's, framed, not a 101) whose
+        plan cannot depend on its headers is planned once per request facts and server traits
+        (the very objects, which the cache holds) and looked up after that: the same plan
+        object, which no adapter changes.
         """
+        key: _PlanKey | None = None
+        if (
+            clean
+            and server_reason is None
+            and requests_left is None
+            and not framing
+            and not server_announces
+            and status != 101
+        ):
+            key = (id(request), id(traits), status, method, interface, hooked, field_refused)
+            known = self._plans.get(key)
+            if known is not None and known[0] is request and known[1] is traits:
+                return known[2]
         wsgi = interface == "wsgi"
         no_content = no_content_reason(method, status)
         acts = True  # connmw's decision reaches the connection (always on ASGI)
@@ -249,7 +275,7 @@ class _Planner(_ResponseDecisions):
             append = bool(fields) and not refused and fields_reach_client(traits, status)
         else:
             append = bool(fields) and not (server_announces and close)
-        return PlannedResponse(
+        plan = PlannedResponse(
             kept,
             fields,
             append,
@@ -261,3 +287,12 @@ class _Planner(_ResponseDecisions):
             asks_server(request, traits, status, close),
             append and wsgi and traits.may_refuse_field,
         )
+        if (
+            key is not None
+            and no_content is None  # the server's close after a bodiless response reads its headers
+            and not traits.always_closes
+            and not (request.http_version == "1.0" and request.persistent)  # its framing decides
+            and len(self._plans) < _PLANS_LIMIT
+        ):
+            self._plans[key] = (request, traits, plan)
+        return plan

@@ -109,6 +109,7 @@ class Policy(_Planner):
         else:
             self._keep_fields = KEEP_ALIVE_FIELDS
         self._ordinary_answers = self._decide_ordinary_answers()
+        self._plans = {}  # ordinary response plans (connmw.rules._plan)
         # Readings by version, then by Connection value: bytes values (ASGI) and str values
         # (WSGI's environ) in separate dicts, since an ASCII str and its bytes hash alike
         # and one dict would compare them.

@@ -6,6 +6,7 @@ a plan answers exactly what the rules' separate decisions answer.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, get_args
 
 import pytest
@@ -16,6 +17,7 @@ from connmw.rules import (
     FieldRoute,
     Header,
     PlannedRequest,
+    Policy,
     RequestFacts,
     ServerTraits,
     UnsizedBodiless,
@@ -348,3 +350,58 @@ def test_request_plan_equals_the_separate_decisions(
     assert plan.hold_unsized is holds_unsized_body(facts, traits)
     assert plan.websocket is (upgrade is not None and offers_websocket(upgrade))
     assert plan.server_keeps is keeps_as_connmw_would(facts, traits)
+
+
+# -- ordinary plans are remembered: the same answer as planning afresh ---------------------
+
+SHARED = Policy(http10_keep_alive=True)  # remembers plans across the examples below
+POOL = [
+    SHARED.request_facts(version, connection)
+    for version in ("1.0", "1.1", "2")
+    for connection in (None, b"keep-alive", b"close")
+]
+_FIELDS = ("headers", "fields", "append", "close", "removed", "close_reason", "forget", "no_content")
+
+
+def _as_data(plan: Any) -> tuple[Any, ...]:
+    return tuple(getattr(plan, name) for name in (*_FIELDS, "ask_server", "refusable"))
+
+
+@FAST
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(POOL),
+            st.sampled_from([200, 204, 304, 404, 103]),
+            st.sampled_from([SIZED, UNSIZED]),
+            st.sampled_from(["GET", "HEAD"]),
+            st.sampled_from([profile.traits for profile in SERVERS.values()]),
+            st.booleans(),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_a_remembered_plan_is_the_plan_made_afresh(starts: list[tuple[Any, ...]]) -> None:
+    # Repeated starts with the very same facts and traits hit the policy's remembered plans
+    # (a persistent HTTP/1.0 request's depends on Content-Length, a bodiless one's on the
+    # server: those are never remembered); each must read as a fresh policy plans it.
+    for facts, status, headers, method, traits, hooked, refused in starts:
+        options: dict[str, Any] = {
+            "method": method, "traits": traits, "interface": "wsgi", "hooked": hooked,
+            "field_refused": refused, "clean": True,
+        }
+        remembered = SHARED.plan_response(facts, status, headers, **options)
+        fresh = Policy(http10_keep_alive=True).plan_response(facts, status, headers, **options)
+        assert _as_data(remembered) == _as_data(fresh)
+
+
+def test_an_ordinary_plan_is_made_once_and_replace_is_a_new_request() -> None:
+    policy = Policy()
+    facts = policy.request_facts("1.1", None)
+    first = policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True)
+    assert policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True) is first
+    closing = dataclasses.replace(facts, persistent=False)  # equal fields but one: answered from them
+    plan = policy.plan_response(closing, 200, SIZED, interface="wsgi", traits=APP, clean=True)
+    assert (first.close, plan.close) == (False, True)
