@@ -147,6 +147,10 @@ _SWITCH_REFUSED: Final = PlannedResponse(
 )
 
 
+_REMEMBERS: Final = __file__.endswith(".py")
+"""Plans are remembered in the pure build only: compiled (the accelerated build), making an
+ordinary plan costs fewer instructions than building its key and looking it up."""
+
 _PLANS_LIMIT: Final = 1024
 """Ordinary response plans one policy remembers (request facts x traits x status x method)."""
 
@@ -216,14 +220,15 @@ class _Planner(_ResponseDecisions):
             status has content (so no Content-Length is dropped): its pairs are read as they
             are (WSGI's str pairs), only connmw's fields decided.
 
-        An ordinary start (clean pairs, no reason of the server's, framed, not a 101) whose
-        plan cannot depend on its headers is planned once per request facts and server traits
-        (the very objects, which the cache holds) and looked up after that: the same plan
-        object, which no adapter changes.
+        In the pure build, an ordinary start (clean pairs, no reason of the server's, framed,
+        not a 101) whose plan cannot depend on its headers is planned once per request facts
+        and server traits (the very objects, which the cache holds) and looked up after that:
+        the same plan object, which no adapter changes.
         """
         key: _PlanKey | None = None
         if (
-            clean
+            _REMEMBERS
+            and clean
             and server_reason is None
             and requests_left is None
             and not framing

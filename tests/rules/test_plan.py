@@ -35,6 +35,7 @@ from connmw.rules import (
     takes_fields,
     websocket_accept,
 )
+from connmw.rules._plan import _REMEMBERS
 from connmw.servers import SERVERS
 
 from .test_traits import CLOSE_11, KEEP_10, KEEP_11, PLAIN_10, POLICY
@@ -401,7 +402,8 @@ def test_an_ordinary_plan_is_made_once_and_replace_is_a_new_request() -> None:
     policy = Policy()
     facts = policy.request_facts("1.1", None)
     first = policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True)
-    assert policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True) is first
+    again = policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True)
+    assert (again is first) is _REMEMBERS  # the pure build remembers; compiled, making it is cheaper
     closing = dataclasses.replace(facts, persistent=False)  # equal fields but one: answered from them
     plan = policy.plan_response(closing, 200, SIZED, interface="wsgi", traits=APP, clean=True)
     assert (first.close, plan.close) == (False, True)
