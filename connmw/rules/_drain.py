@@ -18,8 +18,10 @@ No clock and no randomness here: the caller gives the draws and keeps the time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Final
+
+from ._headers import Pairs
 
 __all__ = [
     "AT_BOUNDARY",
@@ -87,11 +89,20 @@ def stream_state(state: int, chunk: bytes) -> int:
     return _LINE_START_CR if last_cr else _LINE_START
 
 
-def is_event_stream(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+def is_event_stream(headers: Pairs) -> bool:
     """Whether response ``headers`` say ``Content-Type: text/event-stream`` (any case, any
-    parameters; RFC 9110 §8.3.1: type and subtype are case-insensitive)."""
-    for name, value in headers:
-        if name.lower() == b"content-type":
+    parameters; RFC 9110 §8.3.1: type and subtype are case-insensitive).
+
+    Pairs are read loosely, as ASGI gives them (tuples or lists); a pair that is no two
+    byte strings is skipped, and a Content-Type whose value is not bytes is no event stream.
+    """
+    for pair in headers:
+        if type(pair) not in (tuple, list) or len(pair) != 2:
+            continue
+        name, value = pair[0], pair[1]
+        if isinstance(name, bytes) and name.lower() == b"content-type":
+            if not isinstance(value, bytes):
+                return False
             media = value.split(b";", 1)[0].strip(b" \t").lower()
             return media == b"text/event-stream"
     return False

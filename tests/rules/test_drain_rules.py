@@ -8,6 +8,8 @@ N closes fall one per slot of the window.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -190,3 +192,18 @@ def test_the_quick_path_passes_a_known_content_type_after_one_look() -> None:
     assert policy.quick_finish_reading(reading, 200, [(b"content-type", bytes(PLAIN[1])), LENGTH]) == expected
     listed = [[b"content-type", PLAIN[1]], LENGTH]  # a pair as a list (ASGI allows it): decided in full
     assert policy.quick_finish_reading(reading, 200, listed) is None
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        pytest.param([[b"content-type", b"text/event-stream"]], True, id="a-pair-as-a-list"),
+        pytest.param([(b"content-type", "text/event-stream")], False, id="a-str-value"),
+        pytest.param([("content-type", b"text/event-stream")], False, id="a-str-name"),
+        pytest.param([(b"content-type",), (b"x", b"1", b"2")], False, id="not-pairs"),
+        pytest.param([None, 7, (b"content-type", b"text/event-stream")], True, id="junk-then-the-field"),
+    ],
+)
+def test_is_event_stream_reads_loose_pairs_and_never_raises(headers: list[Any], expected: bool) -> None:
+    # ASGI allows [name, value] lists; anything else an application sends is skipped, never raised on.
+    assert is_event_stream(headers) is expected
