@@ -1,10 +1,10 @@
 """The ASGI adapter's responders: one response's state off the hot path, as a named object.
 
 Each is the ``send`` the application gets for a response that needs more than its start
-changed: :class:`ContentGuard` watches a start for a response without content and then hands
-the rest to :class:`BodilessResponse`, which drops its body bytes; :class:`HeldHttp10Response`
-holds an HTTP/1.0 body until its length is known. :mod:`connmw.asgi` makes one only when a
-request or a response needs it; the plain request's send stays a closure (docs/benchmarks.md).
+changed: :class:`BodilessResponse` drops the body bytes of a response the rules' plan says has
+no content; :class:`HeldHttp10Response` holds an HTTP/1.0 body until its length is known.
+:mod:`connmw.asgi` makes one only when a request or a response needs it; the plain request's
+send stays a closure (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, final
 
-from ._core import Core
+from ._core import Core, Decided
 from .errors import ForbiddenBodyError
-from .rules import Header, body_needs_framing, no_content_reason
+from .rules import Header, PlannedResponse
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
-Start = Callable[..., Message]  # the adapter's _start bound to one request: (message, *, framing)
+Start = Callable[..., tuple[Message, PlannedResponse, Decided]]
+"""The adapter's ``_start`` bound to one request: ``(message, *, framing, hold, decided)``."""
 
 _FILE_SENDS = ("http.response.pathsend", "http.response.zerocopysend")
 
@@ -63,32 +64,6 @@ class BodilessResponse:
 
 
 @final
-class ContentGuard:
-    """``send`` that, once a start says the response has no content, drops its body bytes.
-
-    :param core: the middleware's settings and counters.
-    :param method: the request's method (a response to HEAD has no content).
-    :param send: the send this one wraps.
-    """
-
-    __slots__ = ("_core", "_method", "_send")
-
-    def __init__(self, core: Core, method: str | None, send: Send) -> None:
-        self._core = core
-        self._method = method
-        self._send = send
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        if message["type"] == "http.response.start":
-            reason = no_content_reason(self._method, message["status"])
-            if reason is not None:
-                send = self._send
-                self._send = BodilessResponse(self._core, reason, send)
-                return send(message)
-        return self._send(message)
-
-
-@final
 class HeldHttp10Response:
     """``send`` that holds an HTTP/1.0 response without Content-Length until it is complete.
 
@@ -96,21 +71,23 @@ class HeldHttp10Response:
     length (docs/servers.md). A held response starts with its body's length; one whose body
     outgrows ``limit`` goes out streamed, after a start saying ``close`` (``framing=True``).
 
-    :param start: the adapter's start for this request: ``start(message, framing=...)`` returns
-        the start message as it must go out, lifecycle decisions made and counted.
-    :param method: the request's method.
+    :param start: the adapter's start for this request: ``start(message, framing=..., hold=...,
+        decided=...)`` returns the start message as it must go out, the rules' plan for it and
+        the lifecycle's verdict; asked with ``hold=True`` first, its plan says whether to hold.
+    :param core: the middleware's settings and counters.
     :param limit: the most body bytes held (``http10_buffer_bytes``).
     :param send: the send this one wraps.
     """
 
-    __slots__ = ("_held", "_limit", "_method", "_parts", "_send", "_size", "_start")
+    __slots__ = ("_core", "_decided", "_held", "_limit", "_parts", "_send", "_size", "_start")
 
-    def __init__(self, start: Start, method: str | None, limit: int, send: Send) -> None:
+    def __init__(self, start: Start, core: Core, limit: int, send: Send) -> None:
         self._start = start
-        self._method = method
+        self._core = core
         self._limit = limit
         self._send = send
         self._held: Message | None = None
+        self._decided: Decided | None = None  # the lifecycle's verdict, given when the start goes out
         self._parts: list[bytes] = []
         self._size = 0
 
@@ -119,12 +96,12 @@ class HeldHttp10Response:
         held = self._held
         if held is None:
             if message["type"] == "http.response.start":
-                if not isinstance(message.get("headers", ()), (list, tuple)):
-                    message = dict(message, headers=list(message["headers"]))
-                if body_needs_framing(message["status"], self._method, message.get("headers", ())):
-                    self._held = message
+                message, plan, decided = self._start(message, hold=True)
+                if plan.hold:
+                    self._held, self._decided = message, decided
                     return
-                message = self._start(message)
+                if plan.no_content is not None:  # HEAD, 1xx, 204, 304: its bytes are dropped
+                    self._send = BodilessResponse(self._core, plan.no_content, send)
             await send(message)
             return
         parts = self._parts
@@ -135,7 +112,8 @@ class HeldHttp10Response:
                 whole = b"".join(parts)
                 length: Header = (b"content-length", b"%d" % len(whole))
                 self._held = None
-                await send(self._start(dict(held, headers=[*held.get("headers", ()), length])))
+                start = dict(held, headers=[*held.get("headers", ()), length])
+                await send(self._start(start, decided=self._decided)[0])
                 await send({"type": "http.response.body", "body": whole, "more_body": False})
                 return
             parts.append(body)
@@ -143,7 +121,7 @@ class HeldHttp10Response:
             if self._size <= self._limit:
                 return
         self._held = None
-        await send(self._start(held, framing=True))
+        await send(self._start(held, framing=True, decided=self._decided)[0])
         if parts:
             await send({"type": "http.response.body", "body": b"".join(parts), "more_body": True})
             parts.clear()

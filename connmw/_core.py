@@ -21,7 +21,10 @@ from .lifecycle import DRAIN, Lifecycle
 from .rules import PlannedResponse, Policy, RequestFacts
 from .servers import ServerProfile, profile
 
-__all__ = ["Core", "built_by_a_running_server", "refuse_to_run", "warn_nested", "wrapped_app"]
+__all__ = ["Core", "Decided", "built_by_a_running_server", "refuse_to_run", "warn_nested", "wrapped_app"]
+
+Decided = tuple["str | None", "int | None"]
+"""The lifecycle's verdict for one response (:meth:`Core.limits`): why it closes, requests left."""
 
 App = TypeVar("App")
 Done = TypeVar("Done")
@@ -61,7 +64,7 @@ class Core:
                 "application: expected auto, unknown, or a server of that interface (docs/servers.md)"
             )
 
-    def limits(self, facts: RequestFacts, key: Hashable | None) -> tuple[str | None, int | None]:
+    def limits(self, facts: RequestFacts, key: Hashable | None) -> Decided:
         """Why connmw's lifecycle closes this request's connection (drain, a limit), if it does,
         and how many requests are left on it: asked only where drain or limits are on (an
         HTTP/2 or HTTP/3 connection is the server's alone).

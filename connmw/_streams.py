@@ -37,7 +37,7 @@ from typing import Any
 from ._counters import Reporter, logger
 from .config import Config
 from .lifecycle import CHECK_INTERVAL, Lifecycle
-from .rules import AT_BOUNDARY, close_offsets, ends_event, is_event_stream, retry_field, stream_state
+from .rules import AT_BOUNDARY, close_offsets, ends_event, retry_field, stream_state
 
 __all__ = ["GOING_AWAY", "Streams"]
 
@@ -91,13 +91,11 @@ class Streams:
         finally:
             self.forget(stream)
 
-    def response(self, start: Message, send: Send) -> Send:
-        """The ``send`` for the response that ``start`` begins (``start`` itself included): an
-        event stream's own, which drain can end, if ``start`` says ``text/event-stream``;
-        else ``send`` itself. The adapters ask only for a start the rules' quick path
-        declined, and the quick path declines every event stream."""
-        if not is_event_stream(start.get("headers") or ()):
-            return send
+    def event_stream(self, send: Send) -> Send:
+        """The ``send`` for an event stream's response (its start included), which drain can
+        end: the rules' plan says which response is one (``PlannedResponse.event_stream``).
+        The adapters ask only for a start the rules' quick path declined, and the quick path
+        declines every event stream."""
         stream = _EventStream(self, send)
         if self.add(stream):
             stream.due = time.monotonic()  # begun on a draining instance: ends at the next look

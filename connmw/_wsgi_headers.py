@@ -13,20 +13,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._counters import logger
 from .errors import ForbiddenHeaderError
-from .rules import Header, Policy, RequestFacts
+from .rules import Header
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 _warned_malformed: list[bool] = []  # once per process, like every connmw warning
-
-
-def dirty_headers(policy: Policy, headers: list[Any]) -> bool:
-    """Whether the app's headers need the rules' cleaning (malformed pairs do: reported there)."""
-    try:
-        return policy.needs_cleaning(headers)
-    except (TypeError, AttributeError, IndexError, ValueError):
-        return True  # not str pairs: the conversion reports them
 
 
 @lru_cache(maxsize=256)
@@ -90,20 +82,24 @@ def request_headers(environ: WSGIEnvironment) -> tuple[list[Header], list[str]]:
     return headers, [key for key, _ in pairs]
 
 
-def strip_environ(policy: Policy, environ: WSGIEnvironment, facts: RequestFacts) -> None:
-    """Delete the ``HTTP_*`` entries the rules strip from the request (``strip_request_headers``)."""
-    headers, keys = request_headers(environ)
-    kept = policy.strip_request(headers, facts)
-    if kept is not headers:
-        names = {name for name, _ in kept}
-        for key, (name, _) in zip(keys, headers, strict=True):
-            if name not in names:
-                del environ[key]
-        if (b"te", b"trailers") in kept:
-            environ["HTTP_TE"] = "trailers"  # the one TE element that may cross a hop
+def strip_environ(
+    environ: WSGIEnvironment, headers: list[Header], keys: list[str], kept: Sequence[Header]
+) -> None:
+    """Delete the ``HTTP_*`` entries the rules stripped from the request (``strip_request_headers``).
+
+    :param headers: the request's headers as :func:`request_headers` read them.
+    :param keys: their environ keys, in the same order.
+    :param kept: the headers the rules kept (:attr:`connmw.rules.PlannedRequest.headers`).
+    """
+    names = {name for name, _ in kept}
+    for key, (name, _) in zip(keys, headers, strict=True):
+        if name not in names:
+            del environ[key]
+    if (b"te", b"trailers") in kept:
+        environ["HTTP_TE"] = "trailers"  # the one TE element that may cross a hop
 
 
-def report_malformed(pairs: list[Any], *, strict: bool) -> None:
+def report_malformed(pairs: Sequence[Any], *, strict: bool) -> None:
     """Headers WSGI cannot carry: raise in strict mode (never over the app's own error), else log once."""
     first = pairs[0]
     name = first[0] if type(first) is tuple and first and type(first[0]) is str else "?"

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from ._core import Core
+from ._core import Core, Decided
 from .errors import ForbiddenBodyError
-from .rules import Header, body_needs_framing
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -120,18 +119,19 @@ class HeldResponse:
 
     HTTP/1.0 has no chunked coding, and some servers do not chunk HTTP/1.1 either.
 
-    The app's ``start_response`` and ``write()`` hold a response whose body needs framing
-    (:func:`connmw.rules.body_needs_framing`); :meth:`body` reads the app's iterable and
+    The app's ``start_response`` and ``write()`` hold a response whose body needs framing (the
+    rules' plan says :attr:`~connmw.rules.PlannedResponse.hold`); :meth:`body` reads the app's iterable and
     starts the response with a Content-Length, or without one once the body outgrows
     ``limit`` (the rest is then streamed). Any other response starts at once, untouched.
     """
 
-    __slots__ = ("_held", "_limit", "_method", "_parts", "_size", "_start", "_started")
+    __slots__ = ("_decided", "_held", "_held_write", "_limit", "_parts", "_size", "_start", "_started")
 
-    def __init__(self, start: Callable[..., Write], environ: WSGIEnvironment, limit: int) -> None:
+    def __init__(self, start: Callable[..., Write], limit: int) -> None:
         self._start = start  # ConnectionMiddleware._start, bound to the request
-        self._method: str | None = environ.get("REQUEST_METHOD")
         self._limit = limit
+        self._decided: Decided | None = None  # the lifecycle's verdict, while a start is held
+        self._held_write: Write = self._write  # the app's write() while held: one object, told apart
         self._held: Held | None = None
         self._parts: list[bytes] = []
         self._size = 0
@@ -148,12 +148,19 @@ class HeldResponse:
             if self._size and exc_info[1] is not None:  # the app saw its body go out: re-raise
                 raise exc_info[1].with_traceback(exc_info[2])
             self._parts.clear()
-        if body_needs_framing(status_code(status), self._method, _names(headers)):
+        write = self._start(status, headers, exc_info, held=self, decided=self._decided)  # may say: hold
+        if write is self._held_write:  # it did (hold)
             self._held = (status, headers, exc_info)
-            return self._write
+            return write
         self._held = None
-        self._started = self._start(status, headers, exc_info)
-        return self._started
+        self._started = write
+        return write
+
+    def hold(self, decided: Decided) -> Write:
+        """The plan says to hold this start: keep the lifecycle's verdict for the start that
+        goes out; the app writes into the held body."""
+        self._decided = decided
+        return self._held_write
 
     def _write(self, data: bytes) -> None:
         """The app's ``write()`` for a held response."""
@@ -174,7 +181,7 @@ class HeldResponse:
         self._held = None
         if framed:
             headers = [*headers, ("Content-Length", str(self._size))]
-        self._started = self._start(status, headers, exc_info, framing=not framed)
+        self._started = self._start(status, headers, exc_info, framing=not framed, decided=self._decided)
         return self._started
 
     def body(self, result: Iterable[bytes]) -> Iterable[bytes]:
@@ -228,13 +235,3 @@ def close_iterable(result: Iterable[bytes]) -> None:
 
 def status_code(status: str) -> int:
     return int(status[:3]) if status[:3].isdecimal() and status[:3].isascii() else 200
-
-
-def _names(headers: Iterable[Any]) -> list[Header]:
-    """The names of an app's well-formed str pairs as bytes, for the rules' framing check."""
-    return [
-        (pair[0].encode("latin-1", "replace"), b"")
-        for pair in headers
-        if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str
-    ]
-

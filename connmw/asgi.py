@@ -6,18 +6,18 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMappi
 from functools import partial
 from typing import Any, Final, final
 
-from ._asgi_responders import BodilessResponse, ContentGuard, HeldHttp10Response
-from ._core import Core, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
+from ._asgi_responders import BodilessResponse, HeldHttp10Response
+from ._core import Core, Decided, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
 from ._counters import Stats, logger
 from ._streams import Streams
 from .config import Config, check_environment
 from .errors import ConfigError
 from .lifecycle import DRAIN
 from .rules import (
+    PlannedResponse,
     Policy,
     RequestFacts,
     asks_readiness,
-    no_content_reason,
     readiness_answer,
 )
 from .servers import UNKNOWN, ServerProfile, describe_asgi, recognise_asgi
@@ -241,15 +241,15 @@ class ConnectionMiddleware:
                     or ((closes := self._server_closes) is not None and closes(send))
                     or (new := self._rules.quick_finish_reading(reading, message["status"], headers)) is None
                 ):
-                    message = self._start(message, reading.facts, scope, send)  # one cell, not two
+                    message, plan, _ = self._start(message, reading.facts, scope, send)  # one cell, not two
                     # quick_finish_reading declines every status without content (1xx, 204, 304):
                     # the rest of such a response goes through a send that drops its bytes.
-                    reason = no_content_reason(None, message["status"])
-                    if reason is not None:
+                    if plan.no_content is not None:
                         started = send(message)
-                        send = BodilessResponse(self._core, reason, send)
+                        send = BodilessResponse(self._core, plan.no_content, send)
                         return started
-                    send = self._streams.response(message, send)
+                    if plan.event_stream:
+                        send = self._streams.event_stream(send)
                 elif new is not headers:
                     message = dict(message)  # copy, then set: cheaper than {**message, ...}
                     message["headers"] = new
@@ -263,25 +263,31 @@ class ConnectionMiddleware:
         """Requests off the hot path (the reading needs care: HTTP/1.0 or a reportable Connection
         field; HEAD; request stripping or lifecycle limits on): every decision made in full."""
         server_send = send  # the server's own, for its hooks (connmw.servers)
-        if self._server is None:
-            self._recognise(send)
-        send = ContentGuard(self._core, scope.get("method"), send)
-        if facts is None:  # not read yet: the options sent this request here directly
+        server = self._server_of(send)
+        core = self._core
+        ready = core.ready_path  # asked here only when the options sent the request here unread
+        path = scope.get("path")
+        if facts is None and ready is not None and asks_readiness(scope.get("method"), path, ready):
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
+            await self._answer_ready(_publish(scope, facts), facts, server_send)
+            return
+        plan = self._rules.plan_request(  # one visit: the facts (unless read), the plan, the strip
+            scope.get("http_version", "1.1"),
+            headers=scope["headers"],
+            traits=server.traits,
+            strip=core.strip_request,
+            facts=facts,
+        )
+        if facts is None:
+            facts = plan.facts
             scope = _publish(scope, facts)
-            if asks_readiness(scope.get("method"), scope.get("path"), self._core.ready_path):
-                await self._answer_ready(scope, facts, server_send)
-                return
-        if self._core.strip_request:
-            headers = self._rules.strip_request(scope["headers"], facts)
-            if headers is not scope["headers"]:
-                scope = dict(scope, headers=headers)  # a copy: the server's scope stays as it was
-        if facts.tokens.flagged:
-            self._abuse(facts)
-        plan = self._rules.plan_request(facts, self._server_of(server_send).traits)
-        if self._core.buffer_limit and plan.hold_unsized:
+        if plan.headers is not None:
+            scope = dict(scope, headers=plan.headers)  # a copy: the server's scope stays as it was
+        if plan.complaint is not None:
+            core.reporter.abuse(plan.complaint)
+        if core.buffer_limit and plan.hold_unsized:
             this = partial(self._start, facts=facts, scope=scope, send=server_send)
-            held = HeldHttp10Response(this, scope.get("method"), self._core.buffer_limit, send)
+            held = HeldHttp10Response(this, core, core.buffer_limit, send)
             await self.app(scope, receive, held)
             return
         start = self._start  # lifecycle decisions, counting: all in one place
@@ -289,20 +295,37 @@ class ConnectionMiddleware:
         def send_start(message: Message) -> Awaitable[None]:
             nonlocal send
             if message["type"] == "http.response.start":
-                message = start(message, facts, scope, server_send)
-                send = self._streams.response(message, send)  # an event stream's own, drain can end it
+                message, response, _ = start(message, facts, scope, server_send)
+                if response.no_content is not None:  # HEAD, 1xx, 204, 304: its bytes are dropped
+                    started = send(message)
+                    send = BodilessResponse(core, response.no_content, send)
+                    return started
+                if response.event_stream:  # its own send, which drain can end
+                    send = self._streams.event_stream(send)
             return send(message)
 
         await self.app(scope, receive, send_start)
 
-    def _start(
-        self, message: Message, facts: RequestFacts, scope: Scope, send: Send, framing: bool = False
-    ) -> Message:
-        """The response start as it must go out, with lifecycle decisions; counts.
+    def _start(  # noqa: PLR0917 (bound by partial: the request's walk, then the start's own)
+        self,
+        message: Message,
+        facts: RequestFacts,
+        scope: Scope,
+        send: Send,
+        framing: bool = False,
+        hold: bool = False,
+        decided: Decided | None = None,
+    ) -> tuple[Message, PlannedResponse, Decided]:
+        """The response start as it must go out, with lifecycle decisions; counts. Returns the
+        message, the rules' plan for it (its ``no_content``: the body is dropped) and the
+        lifecycle's verdict.
 
         ``send`` is the server's own: a server that closes by itself this time (hypercorn
         at its keep_alive_max_requests) is left to say so alone, and one that cannot be
-        told with a field is asked through its hook (daphne).
+        told with a field is asked through its hook (daphne). ``hold``: the plan may say to
+        hold the body (:attr:`PlannedResponse.hold`): nothing is settled then, and the
+        verdict comes back to be given again as ``decided`` when the start goes out, so
+        that the lifecycle counts the response once.
         """
         headers = message.get("headers", ())
         if type(headers) is not list:
@@ -311,17 +334,23 @@ class ConnectionMiddleware:
         server = self._server_of(send)
         core = self._core
         key = _connection_key(scope) if core.lifecycle_on or DRAIN.on else None
-        reason, left = core.limits(facts, key)
+        if decided is None:
+            decided = core.limits(facts, key)
+        reason, left = decided
         plan = self._rules.plan_response(
             facts,
             message["status"],
             headers,
+            method=scope.get("method"),
             traits=server.traits,
             server_reason=reason,
             requests_left=left,
             server_announces=server.closes_itself is not None and server.closes_itself(send),
             framing=framing,
+            hold=hold,
         )
+        if plan.hold:
+            return message, plan, decided
         if plan.removed:
             self._removed(plan.removed)
         persist = server.asgi_persist
@@ -329,9 +358,9 @@ class ConnectionMiddleware:
         out = headers if plan.headers is None else plan.headers
         if plan.append:
             out = [*out, *plan.fields]
-        if out is headers:
-            return message
-        return {**message, "headers": out}
+        if out is not headers:
+            message = {**message, "headers": out}
+        return message, plan, decided
 
     def _server_of(self, send: Send) -> ServerProfile:
         """The server behind ``send``, recognised once (connmw.servers)."""
@@ -360,8 +389,10 @@ class ConnectionMiddleware:
         draining = self._core.lifecycle.draining()
         self._core.reporter.readiness(draining)
         status, headers, body = readiness_answer(scope.get("method"), draining)
-        start = {"type": "http.response.start", "status": status, "headers": headers}
-        await send(self._start(start, facts, scope, send))  # connection fields: close while draining
+        start, _, _ = self._start(
+            {"type": "http.response.start", "status": status, "headers": headers}, facts, scope, send
+        )
+        await send(start)  # connection fields: close while draining
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -398,10 +429,6 @@ class ConnectionMiddleware:
     def _removed(self, names: Sequence[bytes]) -> None:
         self._core.removed(names)
 
-    def _abuse(self, facts: RequestFacts) -> None:
-        complaint = facts.tokens.complaint
-        if complaint is not None:
-            self._core.reporter.abuse(complaint)
 
 
 def request_facts(scope: Scope) -> RequestFacts | None:

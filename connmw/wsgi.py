@@ -11,10 +11,9 @@ from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Final, final
 
-from ._core import Core, warn_nested
+from ._core import Core, Decided, warn_nested
 from ._counters import Stats, logger
 from ._wsgi_headers import (
-    dirty_headers,
     field_text,
     report_malformed,
     request_headers,
@@ -40,7 +39,6 @@ from .rules import (
     Policy,
     RequestFacts,
     asks_readiness,
-    drops_content_length,
     no_content_reason,
     readiness_answer,
 )
@@ -63,8 +61,6 @@ check_environment()  # a CONNMW_* typo stops the import, before any server serve
 
 # Status lines whose responses have no content, by their three digits (the rules decide).
 _NO_CONTENT_CODES: Final = frozenset(str(code) for code in range(100, 1000) if no_content_reason(None, code))
-# Statuses whose responses lose a Content-Length (the rules decide): their headers are converted.
-_DROPS_LENGTH: Final = frozenset(code for code in range(1000) if drops_content_length(code))
 
 
 @final  # compiled in the accelerated build, where Python subclasses are impossible
@@ -244,26 +240,28 @@ class ConnectionMiddleware:
         server = self._server_of(environ, start_response)
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
         view = self._view_of(server)
-        facts = view.policy.request_facts(protocol or "", connection, upgrade)
-        plan = view.policy.plan_request(facts, server.traits, upgrade=upgrade)
-        environ[ENVIRON_KEY] = facts
-        abuse = facts.tokens.complaint
+        strip = core.strip_request
+        headers, keys = request_headers(environ) if strip else (None, None)
+        plan = view.policy.plan_request(  # one visit: the facts, the plan, the complaint, the strip
+            protocol or "", connection, upgrade, headers=headers, traits=server.traits, strip=strip
+        )
+        facts = environ[ENVIRON_KEY] = plan.facts
+        abuse = plan.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
         if plan.websocket:  # the Origin policy, even unvalidated
             refusal = self._judge(environ, start_response)
             if refusal is not None:
                 return refusal
-        if core.strip_request:
-            strip_environ(core.policy, environ, facts)
+        if plan.headers is not None and headers is not None and keys is not None:
+            strip_environ(environ, headers, keys, plan.headers)
         if core.buffer_limit and plan.hold_unsized:
-            start = partial(self._start, environ, start_response, server)
-            held = HeldResponse(start, environ, core.buffer_limit)
+            held = HeldResponse(partial(self._start, environ, start_response, server), core.buffer_limit)
             return GuardedBody.around(self._core, environ, held.body(self.app(environ, held.start_response)))
         unless_draining = plan.server_keeps and not core.lifecycle_on  # connmw sends it no field
         if (not view.acts or (unless_draining and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
             seen = Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining)
-            remember = not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
+            remember = not (abuse or upgrade is not None or strip or len(connection or "") > 256)
             if remember and len(self._plain) < 256:
                 self._plain[connection] = seen
             return seen
@@ -283,12 +281,17 @@ class ConnectionMiddleware:
         exc_info: OptExcInfo | None = None,
         *,
         framing: bool = False,
+        held: HeldResponse | None = None,
+        decided: Decided | None = None,
     ) -> Write:
         """start_response when headers need cleaning, a 101 checking or the server a field: the
         rules plan the response (:meth:`Policy.plan_response`), this applies the plan.
 
         ``server``: the server, when the request's walk already knows it (else recognised);
-        ``framing``: an HTTP/1.0 body too long to hold goes out without a length.
+        ``framing``: an HTTP/1.0 body too long to hold goes out without a length; ``held``:
+        the response that holds a body without a length, told when the plan says to hold it
+        (nothing is settled then; the lifecycle's verdict is kept for the start that goes out,
+        given back as ``decided``, so that the response is counted once).
         """
         if server is None:
             server = self._server_of(environ, send)
@@ -301,21 +304,18 @@ class ConnectionMiddleware:
         headers = headers if type(headers) is list else list(headers)
         code = status_code(status)
         key = _connection_key(environ) if core.lifecycle_on else None
-        reason, left = core.limits(facts, key) if view.acts else (None, None)  # connmw can close it
+        if decided is None:
+            decided = core.limits(facts, key) if view.acts else (None, None)  # connmw can close it
+        reason, left = decided
         strict = core.strict
         if not view.reach and not strict and len(self._known) < 1024:  # for the unchanged start
             self._learn_names(headers)
-        # The app's own str pairs go to the rules as they are when nothing needs cleaning or
-        # dropping: only connmw's fields are converted (granian's common case).
-        clean = not (framing or strict or code in _DROPS_LENGTH or dirty_headers(policy, headers))
-        raw: list[Any] = headers
-        malformed: list[Any] = []
-        if not clean:
-            raw, malformed = to_bytes(headers)
+        # The app's own str pairs go to the rules as they are; the rules convert them (with
+        # to_bytes) only when something needs cleaning or dropping (granian's common case: not).
         plan = policy.plan_response(
             facts,
             code,
-            raw,
+            headers,
             method=environ.get("REQUEST_METHOD"),
             traits=server.traits,
             interface="wsgi",
@@ -325,13 +325,18 @@ class ConnectionMiddleware:
             hooked=server.wsgi_persist is not None,
             field_refused=identity(send) in REFUSING if REFUSING else False,
             websocket_key=environ.get("HTTP_SEC_WEBSOCKET_KEY") if code == 101 else None,  # read for a 101
-            clean=clean,
+            decode=to_bytes,
+            decode_all=strict,
+            hold=held is not None,
         )
+        if plan.hold and held is not None:
+            return held.hold(decided)
+        malformed = plan.unreadable
         if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:
             self._refuse_or_report(plan, server, malformed, mine=exc_info is None)
         out = headers
-        if plan.headers is not None:
-            out = to_str(headers, raw, plan.headers)
+        if plan.headers is not None and plan.decoded is not None:
+            out = to_str(headers, plan.decoded, plan.headers)
         elif plan.append:
             out = headers.copy()
         refused = False
@@ -358,7 +363,7 @@ class ConnectionMiddleware:
         return write
 
     def _refuse_or_report(
-        self, plan: PlannedResponse, server: ServerProfile, malformed: list[Any], *, mine: bool
+        self, plan: PlannedResponse, server: ServerProfile, malformed: Sequence[Any], *, mine: bool
     ) -> None:
         """Raise for a 101 the plan refuses; report (raise in strict mode, unless ``mine`` is
         false: never over the app's own error) headers WSGI cannot carry and removed ones."""

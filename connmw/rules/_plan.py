@@ -8,17 +8,18 @@ adapters read the scope or environ, ask once, and apply the answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Final, Literal, final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, Literal, final
 
-from ._connection import RequestFacts
+from ._connection import RequestFacts, _Reading
+from ._drain import is_event_stream
 from ._finishing import _ResponseDecisions
-from ._headers import NO_HEADERS, NO_NAMES, AnyName, Header, _as_bytes
-from ._responses import close_reason, no_content_reason
+from ._headers import NO_HEADERS, NO_NAMES, AnyName, Header, _as_bytes, _has_content_length
+from ._responses import close_reason, drops_content_length, no_content_reason
 from ._traits import (
     DEFAULT_TRAITS,
     ServerTraits,
+    _names_content_length,
     asks_server,
     fields_reach_client,
     holds_unsized_body,
@@ -35,31 +36,55 @@ Interface = Literal["asgi", "wsgi"]
 """Which adapter asks: the traits' fields named for one interface apply to it alone."""
 
 
-@dataclass(frozen=True, slots=True)
+def _shown(plan: object, names: tuple[str, ...]) -> str:
+    """A plan's fields as its constructor takes them, for its ``repr``."""
+    shown = ", ".join(f"{name}={getattr(plan, name)!r}" for name in names)
+    return f"{type(plan).__name__}({shown})"
+
+
+@final  # compiled in the accelerated build: a native class
 class PlannedRequest:
     """What an adapter must do with one request before the application runs.
 
+    :param facts: the request's facts, read once (published to the application).
     :param hold_unsized: a body without Content-Length must be held and sent with one
         (:func:`holds_unsized_body`: HTTP/1.0, or a server that does not chunk).
     :param websocket: the Upgrade field offers WebSocket: the handshake is judged (the
         Origin policy holds even when the rest is not validated).
     :param server_keeps: WSGI: the server takes no field from connmw and keeps this
         connection exactly when connmw would (:func:`keeps_as_connmw_would`).
+    :param complaint: what to report about the Connection field
+        (:attr:`ConnectionTokens.complaint`), or ``None``.
+    :param headers: asked to strip: the request's headers without hop-by-hop and nominated
+        fields (:meth:`~connmw.rules.Policy.strip_request`); ``None``: not asked, or nothing
+        removed.
+
+    Plain data, built by the rules and only read by the adapters.
     """
 
-    hold_unsized: bool
-    websocket: bool
-    server_keeps: bool
+    __slots__ = ("complaint", "facts", "headers", "hold_unsized", "server_keeps", "websocket")
+
+    def __init__(  # noqa: PLR0917 (the plan's fields, in order)
+        self,
+        facts: RequestFacts,
+        hold_unsized: bool,
+        websocket: bool,
+        server_keeps: bool,
+        complaint: str | None = None,
+        headers: Sequence[Header] | None = None,
+    ) -> None:
+        self.facts = facts
+        self.hold_unsized = hold_unsized
+        self.websocket = websocket
+        self.server_keeps = server_keeps
+        self.complaint = complaint
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return _shown(self, _REQUEST_SHOWN)
 
 
-# Every plan a request can get, by its three answers: plain data, built once, never per request.
-_REQUEST_PLANS: Final = tuple(
-    tuple(
-        tuple(PlannedRequest(hold, websocket, keeps) for keeps in (False, True))
-        for websocket in (False, True)
-    )
-    for hold in (False, True)
-)
+_REQUEST_SHOWN: Final = ("facts", "hold_unsized", "websocket", "server_keeps", "complaint", "headers")
 
 
 @final  # compiled in the accelerated build: a native class, built per response at native speed
@@ -84,6 +109,14 @@ class PlannedResponse:
         refused (:func:`switch_refusal`); nothing else in the plan applies.
     :param switch_problem: WSGI: why this 101 is not allowed (:func:`check_switching_protocols`);
         nothing else in the plan applies.
+    :param hold: asked whether to hold (``hold=True``): this response has a body and no
+        Content-Length, so the adapter holds it until its length is known; nothing else in
+        the plan applies, and nothing was decided (no lifecycle verdict is used up).
+    :param decoded: given a converter (``decode``), the application's pairs as the rules read
+        them (converted: they needed cleaning), else ``None``: read as they are.
+    :param unreadable: the pairs the converter could not read (passed on as they are).
+    :param event_stream: ASGI: a response with content that says ``Content-Type:
+        text/event-stream`` (:func:`is_event_stream`): a stream drain ends at an event boundary.
 
     Plain data, built by the rules and only read by the adapters (a frozen dataclass would
     cost the accelerated build a Python-level ``__init__`` per response).
@@ -94,14 +127,18 @@ class PlannedResponse:
         "ask_server",
         "close",
         "close_reason",
+        "decoded",
+        "event_stream",
         "fields",
         "forget",
         "headers",
+        "hold",
         "no_content",
         "refusable",
         "removed",
         "switch_problem",
         "switch_refused",
+        "unreadable",
     )
 
     def __init__(  # noqa: PLR0917 (the plan's fields, in order)
@@ -118,6 +155,10 @@ class PlannedResponse:
         refusable: bool = False,
         switch_refused: bool = False,
         switch_problem: str | None = None,
+        hold: bool = False,
+        decoded: list[Header] | None = None,
+        unreadable: Sequence[Any] = (),
+        event_stream: bool = False,
     ) -> None:
         self.headers = headers
         self.fields = fields
@@ -131,20 +172,32 @@ class PlannedResponse:
         self.refusable = refusable
         self.switch_refused = switch_refused
         self.switch_problem = switch_problem
+        self.hold = hold
+        self.decoded = decoded
+        self.unreadable = unreadable
+        self.event_stream = event_stream
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
-        return f"PlannedResponse({shown})"
+        return _shown(self, _SHOWN)
 
 
 _SHOWN: Final = (
     *("headers", "fields", "append", "close", "removed", "close_reason", "forget", "no_content"),
-    *("ask_server", "refusable", "switch_refused", "switch_problem"),
+    *("ask_server", "refusable", "switch_refused", "switch_problem", "hold", "decoded", "unreadable"),
+    "event_stream",
 )
 
 _SWITCH_REFUSED: Final = PlannedResponse(
     None, NO_HEADERS, False, False, NO_NAMES, None, False, "1xx", False, switch_refused=True
 )
+_HOLD: Final = PlannedResponse(None, NO_HEADERS, False, False, NO_NAMES, None, False, None, False, hold=True)
+
+# Statuses a WSGI status line can carry (three digits) whose responses lose a Content-Length.
+_DROPS_LENGTH: Final = frozenset(code for code in range(1000) if drops_content_length(code))
+
+Decode = Callable[[Sequence[Any]], "tuple[list[Header], Sequence[Any]]"]
+"""An adapter's converter from its own header pairs to the rules' bytes pairs: returns them, and
+the pairs it could not read (which it passes on as they are)."""
 
 
 _REMEMBERS: Final = __file__.endswith(".py")
@@ -161,28 +214,79 @@ class _Planner(_ResponseDecisions):
     """The planning half of a :class:`~connmw.rules.Policy`: its settings are set there."""
 
     _plans: dict[_PlanKey, tuple[RequestFacts, ServerTraits, PlannedResponse]]
+    _request_plans: dict[int, tuple[RequestFacts, ServerTraits, PlannedRequest]]
+
+    def reading(
+        self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
+    ) -> _Reading:
+        """The Policy's (:mod:`connmw.rules._policy`): a request read from its fields."""
+        raise NotImplementedError
+
+    def read(self, http_version: str, headers: Iterable[Header]) -> _Reading:
+        """The Policy's (:mod:`connmw.rules._policy`): a request read from its header list."""
+        raise NotImplementedError
 
     def plan_request(
-        self, request: RequestFacts, traits: ServerTraits = DEFAULT_TRAITS, *, upgrade: AnyName | None = None
+        self,
+        http_version: str,
+        connection: AnyName | None = None,
+        upgrade: AnyName | None = None,
+        *,
+        headers: Sequence[Header] | None = None,
+        traits: ServerTraits = DEFAULT_TRAITS,
+        strip: bool = False,
+        facts: RequestFacts | None = None,
     ) -> PlannedRequest:
-        """Everything an adapter must decide about a request before the application runs.
+        """Read a request and decide everything an adapter must before the application runs.
 
-        :param request: the request's facts; answered from their fields.
+        :param http_version: the request's version, as :meth:`~connmw.rules.Policy.request_facts`
+            reads it.
+        :param connection: the Connection field (WSGI's environ value), read when ``headers``
+            is not given.
+        :param upgrade: the Upgrade field as received (``None``: none), read for WebSocket even
+            without ``Connection: upgrade`` (RFC 6455 §4.1).
+        :param headers: the request's header list (lower-case bytes names): its Connection and
+            Upgrade lines are read (ASGI's scope), and it is what ``strip`` strips.
         :param traits: the server's traits.
-        :param upgrade: the request's Upgrade field as received (``None``: none), read for
-            WebSocket even without ``Connection: upgrade`` (RFC 6455 §4.1).
+        :param strip: answer the headers without hop-by-hop and nominated fields too
+            (``strip_request_headers``; RFC 9110 §7.6.1): needs ``headers``.
+        :param facts: the request's facts, already read by this policy (the ASGI hot path's
+            reading): nothing is read again.
 
-        Returns one of a few plans built once: nothing is allocated per request.
+        One call per request: the facts, the plan, the complaint and the stripped headers. In
+        the pure build, a plan without stripping or Upgrade is made once per facts and traits
+        (the very objects, which the cache holds) and looked up after that.
         """
-        hold = holds_unsized_body(request, traits)
-        websocket = upgrade is not None and offers_websocket(upgrade)
-        return _REQUEST_PLANS[hold][websocket][keeps_as_connmw_would(request, traits)]
+        if facts is None:
+            if headers is None:
+                facts = self.reading(http_version, connection, upgrade).facts
+            else:
+                facts = self.read(http_version, headers).facts
+        remember = _REMEMBERS and upgrade is None and not strip
+        if remember:
+            known = self._request_plans.get(id(facts))
+            if known is not None and known[0] is facts and known[1] is traits:
+                return known[2]
+        plan = PlannedRequest(
+            facts,
+            holds_unsized_body(facts, traits),
+            upgrade is not None and offers_websocket(upgrade),
+            keeps_as_connmw_would(facts, traits),
+            facts.tokens.complaint,
+        )
+        if strip and headers is not None:
+            kept = self.strip_request(headers, facts)
+            if kept is not headers:
+                plan.headers = kept
+        elif remember and len(self._request_plans) < _PLANS_LIMIT:
+            self._request_plans[id(facts)] = (facts, traits, plan)
+        return plan
 
     def plan_response(
         self,
         request: RequestFacts,
         status: int,
-        headers: Sequence[Header],
+        headers: Sequence[Any],
         *,
         method: str | None = None,
         traits: ServerTraits = DEFAULT_TRAITS,
@@ -194,13 +298,15 @@ class _Planner(_ResponseDecisions):
         hooked: bool = False,
         field_refused: bool = False,
         websocket_key: AnyName | None = None,
-        clean: bool = False,
+        decode: Decode | None = None,
+        decode_all: bool = False,
+        hold: bool = False,
     ) -> PlannedResponse:
         """Everything an adapter must do with one response start (:class:`PlannedResponse`).
 
         :param request: the request's facts; answered from their fields.
         :param status: the response's status.
-        :param headers: the application's header list: bytes pairs, or (with ``clean``) the
+        :param headers: the application's header list: bytes pairs, or (with ``decode``) the
             application's own pairs as they are.
         :param method: the request's method (a response to ``HEAD`` has no content).
         :param traits: the server's traits.
@@ -213,18 +319,37 @@ class _Planner(_ResponseDecisions):
         :param framing: the body goes out without a length nothing delimits (RFC 9112 §6.3).
         :param hooked: WSGI: the server has a hook that carries out connmw's decision.
         :param field_refused: WSGI: this ``start_response`` refused connmw's field before: offer
-        none where the server may refuse it.
+            none where the server may refuse it.
         :param websocket_key: WSGI: the request's Sec-WebSocket-Key, checked against a 101's
             Sec-WebSocket-Accept (RFC 6455 §4.2.2).
-        :param clean: the caller found no header to clean (:meth:`needs_cleaning`) and the
-            status has content (so no Content-Length is dropped): its pairs are read as they
-            are (WSGI's str pairs), only connmw's fields decided.
+        :param decode: the adapter's converter (:data:`Decode`; WSGI's str pairs): ``headers``
+            are read as they are when no header needs cleaning (:meth:`needs_cleaning`; a pair
+            that cannot be read does) and the status keeps a Content-Length, else converted
+            first (:attr:`PlannedResponse.decoded`).
+        :param decode_all: convert them in any case (strict mode checks every pair).
+        :param hold: the adapter holds a body without Content-Length (the request's plan says
+            :attr:`PlannedRequest.hold_unsized`): a response with a body and no Content-Length
+            gets :attr:`PlannedResponse.hold` alone (:func:`body_needs_framing`), decided
+            before the lifecycle's verdict is needed.
 
         In the pure build, an ordinary start (clean pairs, no reason of the server's, framed,
         not a 101) whose plan cannot depend on its headers is planned once per request facts
         and server traits (the very objects, which the cache holds) and looked up after that:
         the same plan object, which no adapter changes.
         """
+        clean = False
+        decoded: list[Header] | None = None
+        unreadable: Sequence[Any] = ()
+        if decode is not None:
+            clean = not (
+                decode_all
+                or framing
+                or (status in _DROPS_LENGTH if 0 <= status < 1000 else drops_content_length(status))
+                or self._unclean(headers)
+            )
+            if not clean:
+                decoded, unreadable = decode(headers)
+                headers = decoded
         key: _PlanKey | None = None
         if (
             _REMEMBERS
@@ -234,6 +359,7 @@ class _Planner(_ResponseDecisions):
             and not framing
             and not server_announces
             and status != 101
+            and not hold
         ):
             key = (id(request), id(traits), status, method, interface, hooked, field_refused)
             known = self._plans.get(key)
@@ -241,6 +367,10 @@ class _Planner(_ResponseDecisions):
                 return known[2]
         wsgi = interface == "wsgi"
         no_content = no_content_reason(method, status)
+        if hold and no_content is None:  # body_needs_framing, for the pairs as read here
+            sized = _names_content_length(headers) if clean else _has_content_length(headers)
+            if not sized:
+                return _HOLD  # RFC 9112 §6.1: no chunked coding to an HTTP/1.0 client
         acts = True  # connmw's decision reaches the connection (always on ASGI)
         if wsgi:
             if status == 101 and switch_refusal(traits, status):
@@ -291,6 +421,9 @@ class _Planner(_ResponseDecisions):
             no_content,
             asks_server(request, traits, status, close),
             append and wsgi and traits.may_refuse_field,
+            decoded=decoded,
+            unreadable=unreadable,
+            event_stream=not wsgi and no_content is None and is_event_stream(headers),
         )
         if (
             key is not None
@@ -301,3 +434,11 @@ class _Planner(_ResponseDecisions):
         ):
             self._plans[key] = (request, traits, plan)
         return plan
+
+    def _unclean(self, headers: Sequence[Any]) -> bool:
+        """Whether an application's pairs need cleaning (:meth:`needs_cleaning`): a pair that
+        cannot be read as a name and a value does (its converter reports it)."""
+        try:
+            return self.needs_cleaning(headers)
+        except (TypeError, AttributeError, IndexError, ValueError):
+            return True

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from connmw.rules import (
     FieldRoute,
     Header,
-    PlannedRequest,
     Policy,
     RequestFacts,
     ServerTraits,
@@ -208,39 +207,185 @@ def test_plan_reads_clean_str_pairs_as_they_are(
     facts: RequestFacts, status: int, headers: list[Any], fields: list[Header], close: bool
 ) -> None:
     """WSGI's fast case: pairs that need no cleaning go to the rules as they are; only connmw's
-    fields are decided (and the application's list is not copied)."""
-    plan = POLICY.plan_response(facts, status, headers, interface="wsgi", traits=APP, clean=True)
+    fields are decided (the converter is not called, and the application's list is not copied)."""
+    converter = _Converter()
+    plan = POLICY.plan_response(facts, status, headers, interface="wsgi", traits=APP, decode=converter)
+    assert converter.calls == 0
     assert plan.headers is None
+    assert plan.decoded is None
     assert list(plan.fields) == fields
     assert plan.append
     assert plan.close is close
 
 
+class _Converter:
+    """A WSGI-like converter (str pairs to latin-1 bytes pairs) that counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, headers: Any) -> tuple[list[Header], list[Any]]:
+        self.calls += 1
+        raw: list[Header] = []
+        unreadable: list[Any] = []
+        for pair in headers:
+            if type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair):
+                raw.append((pair[0].encode("latin-1"), pair[1].encode("latin-1")))
+            elif type(pair) is tuple and len(pair) == 2 and all(type(part) is bytes for part in pair):
+                raw.append(pair)  # already the rules' pairs
+            else:
+                raw.append((b"x-unreadable", b""))
+                unreadable.append(pair)
+        return raw, unreadable
+
+
 @pytest.mark.parametrize(
-    ("facts", "traits", "upgrade", "expected"),
+    ("status", "headers", "options", "sent", "unreadable"),
     [
-        pytest.param(KEEP_11, APP, None, PlannedRequest(False, False, False), id="http11-app-route"),
-        pytest.param(PLAIN_10, APP, None, PlannedRequest(True, False, False), id="http10-held"),
         pytest.param(
-            KEEP_11, ServerTraits(chunks_unsized=False), None, PlannedRequest(True, False, True),
+            200, [("Content-Length", "2"), ("Connection", "close")], {},
+            [(b"Content-Length", b"2"), CLOSE], [], id="hop-by-hop-pair-converted-and-removed",
+        ),
+        pytest.param(
+            204, [("Content-Length", "0")], {}, [KEEP], [], id="status-that-drops-its-length-converted",
+        ),
+        pytest.param(
+            200, [("X-A", "b")], {"framing": True}, [(b"X-A", b"b"), CLOSE], [],
+            id="unframed-body-converted",
+        ),
+        pytest.param(
+            200, [("X-A", "b")], {"decode_all": True}, [(b"X-A", b"b"), KEEP], [],
+            id="strict-converts-every-pair",
+        ),
+        pytest.param(
+            200, [("X-A", "b"), None], {}, [(b"X-A", b"b"), (b"x-unreadable", b""), KEEP],
+            [None], id="unreadable-pair-converted-and-named",
+        ),
+        pytest.param(
+            200, [("X-A", "b"), (1, 2, 3)], {}, [(b"X-A", b"b"), (b"x-unreadable", b""), KEEP],
+            [(1, 2, 3)], id="pair-of-three-converted-and-named",
+        ),
+    ],
+)
+def test_plan_converts_pairs_only_when_they_need_it(
+    status: int, headers: list[Any], options: dict[str, Any], sent: list[Header], unreadable: list[Any]
+) -> None:
+    """The planner decides whether the application's own pairs need converting and calls the
+    adapter's converter once; the plan carries what it read (``decoded``) and could not."""
+    converter = _Converter()
+    plan = POLICY.plan_response(
+        KEEP_11, status, headers, interface="wsgi", traits=APP, decode=converter, **options
+    )
+    assert converter.calls == 1
+    assert plan.decoded is not None
+    assert _sent(plan, plan.decoded) == sent
+    assert list(plan.unreadable) == unreadable
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "headers", "method", "hold"),
+    [
+        pytest.param(PLAIN_10, 200, UNSIZED, "GET", True, id="unsized-body-held"),
+        pytest.param(PLAIN_10, 200, SIZED, "GET", False, id="sized-body-goes-out"),
+        pytest.param(PLAIN_10, 200, [(b"Content-Length", b"2")], "GET", False, id="any-case-length"),
+        pytest.param(PLAIN_10, 200, [[b"content-length", b"2"]], "GET", False, id="list-pair-length"),
+        pytest.param(PLAIN_10, 200, UNSIZED, "HEAD", False, id="head-has-no-body"),
+        pytest.param(PLAIN_10, 204, UNSIZED, "GET", False, id="204-has-no-body"),
+        pytest.param(PLAIN_10, 304, UNSIZED, "GET", False, id="304-has-no-body"),
+        pytest.param(KEEP_11, 101, SWITCH, "GET", False, id="101-has-no-body"),
+    ],
+)
+def test_plan_says_hold_before_anything_else(
+    facts: RequestFacts, status: int, headers: list[Header], method: str, hold: bool
+) -> None:
+    """``hold=True``: a body without Content-Length is held (RFC 9112 §6.1) and nothing else is
+    decided; any other start is planned in full, as without ``hold``."""
+    plan = POLICY.plan_response(facts, status, headers, method=method, hold=True, server_reason="drain")
+    assert plan.hold is hold
+    if hold:
+        assert (plan.fields, plan.close, plan.close_reason, plan.ask_server) == ((), False, None, False)
+    else:
+        fresh = POLICY.plan_response(facts, status, headers, method=method, server_reason="drain")
+        assert _as_data(plan) == _as_data(fresh)
+        assert plan.no_content == no_content_reason(method, status)
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "traits", "upgrade", "expected"),
+    [
+        pytest.param("1.1", None, APP, None, (False, False, False), id="http11-app-route"),
+        pytest.param("1.0", None, APP, None, (True, False, False), id="http10-held"),
+        pytest.param(
+            "1.1", None, ServerTraits(chunks_unsized=False), None, (True, False, True),
             id="server-that-does-not-chunk-holds",
         ),
         pytest.param(
-            KEEP_11, ServerTraits(connection_field="server"), "WebSocket", PlannedRequest(False, True, True),
+            "1.1", b"upgrade", ServerTraits(connection_field="server"), "WebSocket", (False, True, True),
             id="websocket-offered-on-a-server-that-keeps-as-connmw",
         ),
         pytest.param(
-            KEEP_10, ServerTraits(connection_field="server"), b"h2c", PlannedRequest(True, False, False),
+            "HTTP/1.1", "keep-alive", _on("server"), "websocket", (False, True, True),
+            id="websocket-offered-without-connection-upgrade-str-fields",
+        ),
+        pytest.param(
+            "1.0", b"keep-alive", ServerTraits(connection_field="server"), b"h2c", (True, False, False),
             id="http10-is-always-asked",
         ),
     ],
 )
 def test_plan_request(
-    facts: RequestFacts, traits: ServerTraits, upgrade: Any, expected: PlannedRequest
+    version: str, connection: Any, traits: ServerTraits, upgrade: Any, expected: tuple[bool, ...]
 ) -> None:
-    plan = POLICY.plan_request(facts, traits, upgrade=upgrade)
-    assert plan == expected
-    assert POLICY.plan_request(facts, traits, upgrade=upgrade) is plan  # built once
+    plan = POLICY.plan_request(version, connection, upgrade, traits=traits)
+    assert plan.facts == POLICY.request_facts(version, connection, upgrade)
+    assert (plan.hold_unsized, plan.websocket, plan.server_keeps) == expected
+    assert (plan.complaint, plan.headers) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("headers", "options", "complaint", "kept"),
+    [
+        pytest.param(
+            [(b"host", b"a"), (b"connection", b"close")], {}, None, None, id="asgi-list-read",
+        ),
+        pytest.param(
+            [(b"host", b"a"), (b"connection", b"host, x-a"), (b"x-a", b"1")], {},
+            "nominated a protected header", None, id="protected-nomination-complained-of",
+        ),
+        pytest.param(
+            [(b"connection", b"x-a"), (b"x-a", b"1"), (b"keep-alive", b"5"), (b"host", b"a")],
+            {"strip": True}, None, [(b"host", b"a")], id="stripped-in-the-same-answer",
+        ),
+        pytest.param(
+            [(b"host", b"a"), (b"x-a", b"1")], {"strip": True}, None, None,
+            id="nothing-to-strip-keeps-the-list",
+        ),
+        pytest.param(
+            [(b"host", b"a"), (b"te", b"trailers, gzip")], {"strip": True}, None,
+            [(b"host", b"a"), (b"te", b"trailers")], id="te-trailers-crosses-the-hop",
+        ),
+        pytest.param(
+            [(b"connection", b"close"), (b"x-a", b"1")], {"strip": True}, None, [(b"x-a", b"1")],
+            id="connection-itself-stripped",
+        ),
+    ],
+)
+def test_plan_request_reads_a_header_list(
+    headers: list[Header], options: dict[str, Any], complaint: str | None, kept: list[Header] | None
+) -> None:
+    """ASGI's one visit: the facts read from the scope's list, the complaint, and (asked) the
+    stripped headers, all in one answer."""
+    plan = POLICY.plan_request("1.1", headers=headers, **options)
+    assert plan.facts == POLICY.read_request("1.1", headers)
+    assert plan.complaint == complaint
+    assert (None if plan.headers is None else list(plan.headers)) == kept
+
+
+def test_plan_request_takes_facts_already_read() -> None:
+    facts = POLICY.read_request("1.0", [(b"connection", b"keep-alive")])
+    plan = POLICY.plan_request("1.1", headers=[(b"connection", b"close")], facts=facts)
+    assert plan.facts is facts
+    assert plan.hold_unsized
 
 
 FACTS = st.builds(
@@ -342,15 +487,46 @@ def test_asgi_plan_equals_finish_response(
     assert plan.close_reason == (close_reason(facts, reason, framing=framing) if close else None)
 
 
+REQUEST_HEADERS = st.lists(
+    st.sampled_from(
+        [
+            (b"connection", b"close"), (b"connection", b"keep-alive, x-a"), (b"connection", b"host"),
+            (b"connection", b"upgrade"), (b"upgrade", b"websocket"), (b"x-a", b"1"), (b"te", b"trailers"),
+            (b"keep-alive", b"5"), (b"host", b"a"), (b"connection", b"a b"),
+        ]
+    ),
+    max_size=6,
+)
+
+
 @FAST
-@given(FACTS, TRAITS, st.sampled_from([None, "websocket", b"h2c, WebSocket/13", ""]))
+@given(
+    st.sampled_from(["1.0", "1.1", "2", "HTTP/1.1"]),
+    REQUEST_HEADERS,
+    TRAITS,
+    st.sampled_from([None, "websocket", b"h2c, WebSocket/13", ""]),
+    st.booleans(),
+)
 def test_request_plan_equals_the_separate_decisions(
-    facts: RequestFacts, traits: ServerTraits, upgrade: Any
+    version: str, headers: list[Header], traits: ServerTraits, upgrade: Any, strip: bool
 ) -> None:
-    plan = POLICY.plan_request(facts, traits, upgrade=upgrade)
+    """One call answers what reading, planning, the complaint and stripping answered apart."""
+    plan = POLICY.plan_request(version, upgrade=upgrade, headers=headers, traits=traits, strip=strip)
+    facts = POLICY.read_request(version, headers)
+    assert plan.facts == facts
     assert plan.hold_unsized is holds_unsized_body(facts, traits)
     assert plan.websocket is (upgrade is not None and offers_websocket(upgrade))
     assert plan.server_keeps is keeps_as_connmw_would(facts, traits)
+    assert plan.complaint == facts.tokens.complaint
+    stripped = POLICY.strip_request(headers, facts) if strip else headers
+    assert (headers if plan.headers is None else plan.headers) == stripped
+    again = POLICY.plan_request(version, upgrade=upgrade, headers=headers, traits=traits, strip=strip)
+    assert _request_data(again) == _request_data(plan)  # remembered or made afresh: the same
+
+
+def _request_data(plan: Any) -> tuple[Any, ...]:
+    names = ("facts", "hold_unsized", "websocket", "server_keeps", "complaint")
+    return tuple(getattr(plan, name) for name in names)
 
 
 # -- ordinary plans are remembered: the same answer as planning afresh ---------------------
@@ -391,7 +567,7 @@ def test_a_remembered_plan_is_the_plan_made_afresh(starts: list[tuple[Any, ...]]
     for facts, status, headers, method, traits, hooked, refused in starts:
         options: dict[str, Any] = {
             "method": method, "traits": traits, "interface": "wsgi", "hooked": hooked,
-            "field_refused": refused, "clean": True,
+            "field_refused": refused, "decode": _Converter(),
         }
         remembered = SHARED.plan_response(facts, status, headers, **options)
         fresh = Policy(http10_keep_alive=True).plan_response(facts, status, headers, **options)
@@ -401,9 +577,10 @@ def test_a_remembered_plan_is_the_plan_made_afresh(starts: list[tuple[Any, ...]]
 def test_an_ordinary_plan_is_made_once_and_replace_is_a_new_request() -> None:
     policy = Policy()
     facts = policy.request_facts("1.1", None)
-    first = policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True)
-    again = policy.plan_response(facts, 200, SIZED, interface="wsgi", traits=APP, clean=True)
+    str_pairs = [("Content-Type", "text/plain"), ("Content-Length", "2")]
+    first = policy.plan_response(facts, 200, str_pairs, interface="wsgi", traits=APP, decode=_Converter())
+    again = policy.plan_response(facts, 200, str_pairs, interface="wsgi", traits=APP, decode=_Converter())
     assert (again is first) is _REMEMBERS  # the pure build remembers; compiled, making it is cheaper
     closing = dataclasses.replace(facts, persistent=False)  # equal fields but one: answered from them
-    plan = policy.plan_response(closing, 200, SIZED, interface="wsgi", traits=APP, clean=True)
+    plan = policy.plan_response(closing, 200, str_pairs, interface="wsgi", traits=APP, decode=_Converter())
     assert (first.close, plan.close) == (False, True)
