@@ -140,6 +140,7 @@ class ConnectionMiddleware:
         # the unchanged start: one dict probe per response, where the app's status is a constant.
         self._statuses: dict[object, bool] = {}
         self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
+        self._decode = to_bytes  # WSGI's pairs as the rules' (an attribute: no global lookup per start)
         self._server_name: str | None = None  # the profile met last, logged when it changes
         # The rules as each server lets them be kept (its traits, as data: Policy.for_server).
         self._views: dict[ServerProfile, ServerView] = {}
@@ -241,7 +242,10 @@ class ConnectionMiddleware:
         protocol, upgrade = environ.get("SERVER_PROTOCOL"), environ.get("HTTP_UPGRADE")
         view = self._view_of(server)
         strip = core.strip_request
-        headers, keys = request_headers(environ) if strip else (None, None)
+        headers: list[Header] | None = None
+        keys: list[str] | None = None
+        if strip:
+            headers, keys = request_headers(environ)
         plan = view.policy.plan_request(  # one visit: the facts, the plan, the complaint, the strip
             protocol or "", connection, upgrade, headers=headers, traits=server.traits, strip=strip
         )
@@ -304,9 +308,10 @@ class ConnectionMiddleware:
         headers = headers if type(headers) is list else list(headers)
         code = status_code(status)
         key = _connection_key(environ) if core.lifecycle_on else None
-        if decided is None:
-            decided = core.limits(facts, key) if view.acts else (None, None)  # connmw can close it
-        reason, left = decided
+        if decided is None:  # not boxed: unpacked at once (compiled, a tuple in a variable is an object)
+            reason, left = core.limits(facts, key) if view.acts else (None, None)  # connmw can close it
+        else:
+            reason, left = decided
         strict = core.strict
         if not view.reach and not strict and len(self._known) < 1024:  # for the unchanged start
             self._learn_names(headers)
@@ -325,12 +330,12 @@ class ConnectionMiddleware:
             hooked=server.wsgi_persist is not None,
             field_refused=identity(send) in REFUSING if REFUSING else False,
             websocket_key=environ.get("HTTP_SEC_WEBSOCKET_KEY") if code == 101 else None,  # read for a 101
-            decode=to_bytes,
+            decode=self._decode,
             decode_all=strict,
             hold=held is not None,
         )
         if plan.hold and held is not None:
-            return held.hold(decided)
+            return held.hold((reason, left))
         malformed = plan.unreadable
         if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:
             self._refuse_or_report(plan, server, malformed, mine=exc_info is None)

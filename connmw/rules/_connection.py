@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 from ._headers import (
     EMPTY_NAMES,
@@ -19,6 +19,10 @@ from ._headers import (
     _is_protected,
     is_token,
 )
+
+if TYPE_CHECKING:
+    from ._plan import PlannedRequest
+    from ._traits import ServerTraits
 
 # --------------------------------------------------------------------------------------
 # Parsing Connection
@@ -229,9 +233,12 @@ class _Reading:
         ``None``, and the response is decided by :meth:`Policy.finish_response`.
     :param needs_care: HTTP/1.0, or a Connection field with something to report: the
         adapters take their full path for it.
+
+    ``planned`` remembers the request's plan (:meth:`Policy.plan_request`, without stripping)
+    for the server traits ``planned_for``: a reading that is looked up again is planned once.
     """
 
-    __slots__ = ("appended", "facts", "needs_care", "ordinary")
+    __slots__ = ("appended", "facts", "needs_care", "ordinary", "planned", "planned_for")
 
     def __init__(
         self,
@@ -244,3 +251,5 @@ class _Reading:
         self.ordinary = ordinary
         self.appended = appended
         self.needs_care = needs_care
+        self.planned: PlannedRequest | None = None
+        self.planned_for: ServerTraits | None = None

@@ -32,6 +32,8 @@ from ._traits import (
 )
 from ._websocket import check_switching_protocols
 
+_NO_PAIRS: Final[tuple[Any, ...]] = ()  # no pairs the converter could not read
+
 Interface = Literal["asgi", "wsgi"]
 """Which adapter asks: the traits' fields named for one interface apply to it alone."""
 
@@ -157,7 +159,7 @@ class PlannedResponse:
         switch_problem: str | None = None,
         hold: bool = False,
         decoded: list[Header] | None = None,
-        unreadable: Sequence[Any] = (),
+        unreadable: Sequence[Any] = _NO_PAIRS,
         event_stream: bool = False,
     ) -> None:
         self.headers = headers
@@ -214,7 +216,6 @@ class _Planner(_ResponseDecisions):
     """The planning half of a :class:`~connmw.rules.Policy`: its settings are set there."""
 
     _plans: dict[_PlanKey, tuple[RequestFacts, ServerTraits, PlannedResponse]]
-    _request_plans: dict[int, tuple[RequestFacts, ServerTraits, PlannedRequest]]
 
     def reading(
         self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
@@ -253,20 +254,22 @@ class _Planner(_ResponseDecisions):
         :param facts: the request's facts, already read by this policy (the ASGI hot path's
             reading): nothing is read again.
 
-        One call per request: the facts, the plan, the complaint and the stripped headers. In
-        the pure build, a plan without stripping or Upgrade is made once per facts and traits
-        (the very objects, which the cache holds) and looked up after that.
+        One call per request: the facts, the plan, the complaint and the stripped headers. A
+        plan without stripping or Upgrade is remembered by the reading it was made from (which
+        the policy looks up by version and Connection value), for the last traits it was made
+        for: the same plan object, which no adapter changes.
         """
+        reading: _Reading | None = None
         if facts is None:
             if headers is None:
-                facts = self.reading(http_version, connection, upgrade).facts
+                reading = self.reading(http_version, connection, upgrade)
             else:
-                facts = self.read(http_version, headers).facts
-        remember = _REMEMBERS and upgrade is None and not strip
-        if remember:
-            known = self._request_plans.get(id(facts))
-            if known is not None and known[0] is facts and known[1] is traits:
-                return known[2]
+                reading = self.read(http_version, headers)
+            if reading.planned_for is traits and not strip:
+                planned = reading.planned
+                if planned is not None:
+                    return planned
+            facts = reading.facts
         plan = PlannedRequest(
             facts,
             holds_unsized_body(facts, traits),
@@ -278,8 +281,8 @@ class _Planner(_ResponseDecisions):
             kept = self.strip_request(headers, facts)
             if kept is not headers:
                 plan.headers = kept
-        elif remember and len(self._request_plans) < _PLANS_LIMIT:
-            self._request_plans[id(facts)] = (facts, traits, plan)
+        elif reading is not None and upgrade is None:  # an Upgrade field's reading is not looked up
+            reading.planned, reading.planned_for = plan, traits
         return plan
 
     def plan_response(
@@ -339,7 +342,7 @@ class _Planner(_ResponseDecisions):
         """
         clean = False
         decoded: list[Header] | None = None
-        unreadable: Sequence[Any] = ()
+        unreadable: Sequence[Any] = _NO_PAIRS
         if decode is not None:
             clean = not (
                 decode_all

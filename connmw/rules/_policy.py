@@ -110,7 +110,6 @@ class Policy(_Planner):
             self._keep_fields = KEEP_ALIVE_FIELDS
         self._ordinary_answers = self._decide_ordinary_answers()
         self._plans = {}  # ordinary response plans (connmw.rules._plan)
-        self._request_plans = {}  # request plans without stripping or Upgrade (likewise)
         # Readings by version, then by Connection value: bytes values (ASGI) and str values
         # (WSGI's environ) in separate dicts, since an ASCII str and its bytes hash alike
         # and one dict would compare them.

@@ -381,6 +381,19 @@ def test_plan_request_reads_a_header_list(
     assert (None if plan.headers is None else list(plan.headers)) == kept
 
 
+def test_a_request_plan_is_remembered_by_its_reading_and_traits() -> None:
+    policy = Policy()
+    first = policy.plan_request("1.1", None, traits=APP)
+    assert policy.plan_request("1.1", None, traits=APP) is first  # the reading remembers it
+    other = policy.plan_request("1.1", None, traits=ServerTraits(chunks_unsized=False))
+    assert (first.hold_unsized, other.hold_unsized) == (False, True)  # planned for those traits
+    assert policy.plan_request("1.1", None, traits=APP).hold_unsized is False
+    stripped = policy.plan_request("1.1", headers=[(b"te", b"gzip")], traits=APP, strip=True)
+    assert stripped.headers == [] and first.headers is None  # a stripping plan is its own
+    older = dataclasses.replace(first.facts, http_version="1.0")  # given facts: answered from them
+    assert policy.plan_request("1.1", facts=older, traits=APP).hold_unsized
+
+
 def test_plan_request_takes_facts_already_read() -> None:
     facts = POLICY.read_request("1.0", [(b"connection", b"keep-alive")])
     plan = POLICY.plan_request("1.1", headers=[(b"connection", b"close")], facts=facts)
