@@ -34,6 +34,7 @@ from .config import Config, check_environment
 from .errors import SwitchingProtocolsError
 from .lifecycle import DRAIN
 from .rules import (
+    HandshakeVerdict,
     Header,
     PlannedResponse,
     Policy,
@@ -244,19 +245,28 @@ class ConnectionMiddleware:
         strip = core.strip_request
         headers: list[Header] | None = None
         keys: list[str] | None = None
-        if strip:
+        if strip or upgrade is not None:  # headers to strip, or a WebSocket offer to judge
             headers, keys = request_headers(environ)
-        plan = view.policy.plan_request(  # one visit: the facts, the plan, the complaint, the strip
-            protocol or "", connection, upgrade, headers=headers, traits=server.traits, strip=strip
-        )
+            plan = view.policy.plan_request(  # one visit: facts, plan, complaint, strip, verdict
+                protocol or "",
+                connection,
+                upgrade,
+                headers=headers,
+                traits=server.traits,
+                strip=strip,
+                judge=upgrade is not None,
+                validate=core.config.ws_validate,
+                method=environ.get("REQUEST_METHOD"),
+            )
+        else:  # one visit: the facts, the plan, the complaint
+            plan = view.policy.plan_request(protocol or "", connection, traits=server.traits)
         facts = environ[ENVIRON_KEY] = plan.facts
         abuse = plan.complaint
         if abuse is not None:
             core.reporter.abuse(abuse)
-        if plan.websocket:  # the Origin policy, even unvalidated
-            refusal = self._judge(environ, start_response)
-            if refusal is not None:
-                return refusal
+        verdict = plan.verdict
+        if verdict is not None and not verdict.accepted:
+            return self._refuse(verdict, start_response)
         if plan.headers is not None and headers is not None and keys is not None:
             strip_environ(environ, headers, keys, plan.headers)
         if core.buffer_limit and plan.hold_unsized:
@@ -425,12 +435,8 @@ class ConnectionMiddleware:
         self._start(environ, start_response, server, status_line, list(map(field_text, headers)))
         return [body]
 
-    def _judge(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes] | None:
-        method, version = environ.get("REQUEST_METHOD", ""), environ.get("SERVER_PROTOCOL", "")
-        headers, validate = request_headers(environ)[0], self._core.config.ws_validate
-        verdict = self._core.policy.judge_websocket(method, version, headers, validate=validate)
-        if verdict.accepted:
-            return None
+    def _refuse(self, verdict: HandshakeVerdict, start_response: StartResponse) -> list[bytes]:
+        """Answer a refused WebSocket handshake as the rules' verdict says; the app is not called."""
         self._core.reporter.rejected(verdict.code, verdict.reason)
         start_response(
             f"{verdict.status} {HTTPStatus(verdict.status).phrase}", list(map(field_text, verdict.headers))

@@ -30,7 +30,7 @@ from ._traits import (
     switch_refusal,
     takes_fields,
 )
-from ._websocket import check_switching_protocols
+from ._websocket import HandshakeVerdict, check_switching_protocols
 
 _NO_PAIRS: Final[tuple[Any, ...]] = ()  # no pairs the converter could not read
 
@@ -60,11 +60,13 @@ class PlannedRequest:
     :param headers: asked to strip: the request's headers without hop-by-hop and nominated
         fields (:meth:`~connmw.rules.Policy.strip_request`); ``None``: not asked, or nothing
         removed.
+    :param verdict: asked to judge (``judge=True``) a request that offers WebSocket: the
+        handshake's verdict (:meth:`~connmw.rules.Policy.judge_websocket`); else ``None``.
 
     Plain data, built by the rules and only read by the adapters.
     """
 
-    __slots__ = ("complaint", "facts", "headers", "hold_unsized", "server_keeps", "websocket")
+    __slots__ = ("complaint", "facts", "headers", "hold_unsized", "server_keeps", "verdict", "websocket")
 
     def __init__(  # noqa: PLR0917 (the plan's fields, in order)
         self,
@@ -74,6 +76,7 @@ class PlannedRequest:
         server_keeps: bool,
         complaint: str | None = None,
         headers: Sequence[Header] | None = None,
+        verdict: HandshakeVerdict | None = None,
     ) -> None:
         self.facts = facts
         self.hold_unsized = hold_unsized
@@ -81,12 +84,21 @@ class PlannedRequest:
         self.server_keeps = server_keeps
         self.complaint = complaint
         self.headers = headers
+        self.verdict = verdict
 
     def __repr__(self) -> str:
         return _shown(self, _REQUEST_SHOWN)
 
 
-_REQUEST_SHOWN: Final = ("facts", "hold_unsized", "websocket", "server_keeps", "complaint", "headers")
+_REQUEST_SHOWN: Final = (
+    "facts",
+    "hold_unsized",
+    "websocket",
+    "server_keeps",
+    "complaint",
+    "headers",
+    "verdict",
+)
 
 
 @final  # compiled in the accelerated build: a native class, built per response at native speed
@@ -227,16 +239,24 @@ class _Planner(_ResponseDecisions):
         """The Policy's (:mod:`connmw.rules._policy`): a request read from its header list."""
         raise NotImplementedError
 
-    def plan_request(
+    def judge_websocket(
+        self, method: str, http_version: str, headers: Iterable[Header], *, validate: bool = True
+    ) -> HandshakeVerdict:
+        """The Policy's (:mod:`connmw.rules._policy`): a WebSocket handshake judged."""
+        raise NotImplementedError
+
+    def plan_request(  # noqa: PLR0917 (defaults, not keyword-only: the pure build fills those from a dict)
         self,
         http_version: str,
         connection: AnyName | None = None,
         upgrade: AnyName | None = None,
-        *,
         headers: Sequence[Header] | None = None,
         traits: ServerTraits = DEFAULT_TRAITS,
         strip: bool = False,
         facts: RequestFacts | None = None,
+        judge: bool = False,
+        validate: bool = True,
+        method: str | None = None,
     ) -> PlannedRequest:
         """Read a request and decide everything an adapter must before the application runs.
 
@@ -253,6 +273,13 @@ class _Planner(_ResponseDecisions):
             (``strip_request_headers``; RFC 9110 §7.6.1): needs ``headers``.
         :param facts: the request's facts, already read by this policy (the ASGI hot path's
             reading): nothing is read again.
+        :param judge: judge the opening handshake of a request whose Upgrade offers WebSocket
+            (RFC 6455 §4.2.1; WSGI, where no scope of its own says so): needs ``headers``.
+        :param validate: with ``judge``: the handshake in full, else its Origin alone.
+        :param method: with ``judge``: the request's method.
+
+        Give the parameters after ``upgrade`` by name (they are not keyword-only because the
+        pure build fills a keyword-only default from a dict per call).
 
         One call per request: the facts, the plan, the complaint and the stripped headers. A
         plan without stripping or Upgrade is remembered by the reading it was made from (which
@@ -277,6 +304,8 @@ class _Planner(_ResponseDecisions):
             keeps_as_connmw_would(facts, traits),
             facts.tokens.complaint,
         )
+        if judge and plan.websocket and headers is not None:  # the Origin policy, even unvalidated
+            plan.verdict = self.judge_websocket(method or "", http_version, headers, validate=validate)
         if strip and headers is not None:
             kept = self.strip_request(headers, facts)
             if kept is not headers:

@@ -32,7 +32,7 @@ from connmw.rules import Policy
 from connmw.rules._plan import _REMEMBERS
 
 from .test_asgi_unit import Recorder, body, http_scope, start
-from .test_wsgi_unit import make_environ, serve
+from .test_wsgi_unit import WS_REQUEST, make_environ, serve
 
 ADAPTER_MODULES = (
     connmw.asgi,
@@ -129,6 +129,33 @@ def test_wsgi_strip_request_headers_asks_once_per_phase(visits: Visits) -> None:
     )
     assert phases == {"request": ["plan_request"], "start": ["plan_response"]}
     assert "HTTP_X_A" not in exchange.environ and "HTTP_CONNECTION" not in exchange.environ
+
+
+@pytest.mark.parametrize(
+    ("origin", "status"),
+    [pytest.param(None, "200", id="accepted"), pytest.param("http://evil.example", "403", id="refused")],
+)
+def test_wsgi_websocket_offer_is_judged_in_the_request_visit(
+    visits: Visits, origin: str | None, status: str
+) -> None:
+    """The handshake's verdict comes with the request's plan: no second visit to judge it."""
+    fields = [*WS_REQUEST, *([("Origin", origin)] if origin else [])]
+    environ = make_environ(*fields, software="Werkzeug/3.1.8")
+    phases: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        phases.append("app")
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    middleware = connmw.wsgi.ConnectionMiddleware(app, config=load_config(environ={}, server="werkzeug"))
+    serve(middleware, dict(environ), validate=False)
+    mark = len(visits.calls)
+    exchange = serve(middleware, dict(environ), validate=False)
+    assert exchange.status[:3] == status
+    assert visits.since(mark)[:1] == ["plan_request"]
+    assert "plan_request" not in visits.since(mark)[1:] and "judge_websocket" not in visits.since(mark)
+    assert bool(phases) is (status == "200")
 
 
 def test_wsgi_held_http10_response_asks_once_per_start(visits: Visits) -> None:

@@ -36,6 +36,7 @@ from connmw.rules import (
 )
 from connmw.rules._plan import _REMEMBERS
 from connmw.servers import SERVERS
+from tests.helpers import handshake_headers
 
 from .test_traits import CLOSE_11, KEEP_10, KEEP_11, PLAIN_10, POLICY
 
@@ -379,6 +380,46 @@ def test_plan_request_reads_a_header_list(
     assert plan.facts == POLICY.read_request("1.1", headers)
     assert plan.complaint == complaint
     assert (None if plan.headers is None else list(plan.headers)) == kept
+
+
+HANDSHAKE = handshake_headers("example.com")
+
+
+@pytest.mark.parametrize(
+    ("headers", "upgrade", "options", "status"),
+    [
+        pytest.param(HANDSHAKE, "websocket", {}, 101, id="valid-handshake-accepted"),
+        pytest.param(
+            handshake_headers("example.com", origin="http://evil.example"), "websocket", {}, 403,
+            id="foreign-origin-403",
+        ),
+        pytest.param(
+            handshake_headers("example.com", **{"Sec-WebSocket-Version": "8"}), "websocket", {}, 426,
+            id="version-8-426",
+        ),
+        pytest.param(
+            handshake_headers("example.com", **{"Sec-WebSocket-Version": "8"}), "websocket",
+            {"validate": False}, 101, id="unvalidated-judges-the-origin-alone",
+        ),
+        pytest.param(HANDSHAKE, "websocket", {"method": "POST"}, 400, id="post-400"),
+        pytest.param(HANDSHAKE, "h2c", {}, None, id="no-websocket-offered-nothing-judged"),
+        pytest.param(HANDSHAKE, "websocket", {"judge": False}, None, id="not-asked"),
+    ],
+)
+def test_plan_request_judges_a_websocket_offer_in_the_same_answer(
+    headers: list[Header], upgrade: str, options: dict[str, Any], status: int | None
+) -> None:
+    """WSGI's one visit for a WebSocket offer: the verdict is part of the request's plan, the
+    same as :meth:`Policy.judge_websocket` answers."""
+    asked: dict[str, Any] = {"judge": True, "method": "GET", **options}
+    plan = POLICY.plan_request("HTTP/1.1", upgrade=upgrade, headers=headers, **asked)
+    if status is None:
+        assert plan.verdict is None
+        return
+    assert plan.verdict is not None
+    assert plan.verdict.status == status
+    validate = asked.get("validate", True)
+    assert plan.verdict == POLICY.judge_websocket(asked["method"], "HTTP/1.1", headers, validate=validate)
 
 
 def test_a_request_plan_is_remembered_by_its_reading_and_traits() -> None:
