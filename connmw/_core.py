@@ -15,9 +15,10 @@ from typing import Any, TypeVar, final
 
 from . import metrics
 from ._counters import Reporter, logger
+from ._drain_flag import DRAIN
 from .config import Config, load_config
 from .errors import ConfigError, ForbiddenHeaderError
-from .lifecycle import DRAIN, Lifecycle
+from .lifecycle import Lifecycle
 from .rules import PlannedResponse, Policy, RequestFacts
 from .servers import ServerProfile, profile
 

@@ -56,8 +56,8 @@ class Remembered:
     def __init__(
         self,
         facts: RequestFacts,
-        protocol: object,
-        software: object,
+        protocol: str,
+        software: str,
         unless_draining: bool,
     ) -> None:
         self.facts = facts

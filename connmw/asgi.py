@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, MutableMapping, Sequence
 from functools import partial
-from typing import Any, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from ._asgi_responders import BodilessResponse, HeldHttp10Response
 from ._core import Core, Decided, built_by_a_running_server, refuse_to_run, warn_nested, wrapped_app
 from ._counters import Stats, logger
+from ._drain_flag import DRAIN
 from ._streams import Streams
 from .config import Config, check_environment
 from .errors import ConfigError
-from .lifecycle import DRAIN
 from .rules import (
     PlannedResponse,
     Policy,
@@ -21,6 +21,9 @@ from .rules import (
     readiness_answer,
 )
 from .servers import UNKNOWN, ServerProfile, describe_asgi, recognise_asgi
+
+if TYPE_CHECKING:
+    from .rules._connection import _Reading  # Policy.read's answer: the hot path's own
 
 __all__ = [
     "STATE_KEY",
@@ -228,7 +231,14 @@ class ConnectionMiddleware:
             await self._call_full_path(scope, receive, send, reading.facts)
             return
 
-        def send_wrapper(message: Message) -> Awaitable[None]:
+        # ``self``, ``reading`` and ``scope`` are bound as defaults, not captured: interpreted,
+        # a default is read as a plain local and a captured name costs a cell per request.
+        def send_wrapper(
+            message: Message,
+            self: ConnectionMiddleware = self,
+            reading: _Reading = reading,
+            scope: Scope = scope,
+        ) -> Awaitable[None]:
             # The hot path: one rules call, and a new message only if headers changed.
             # A plain function handing back the server's awaitable: no coroutine of our
             # own per message, which halves the cost of a streamed body.

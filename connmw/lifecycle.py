@@ -37,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 from ._counters import draining_changed, logger
+from ._drain_flag import DRAIN
 from .config import Config
 
 __all__ = [
@@ -55,18 +56,6 @@ IDLE_FORGET = 300.0
 CHECK_INTERVAL = 1.0
 
 _unidentified_warned: list[bool] = []  # once per process, like every connmw warning
-
-
-class _DrainFlag:
-    """The process-wide drain flag; adapters read ``DRAIN.on`` (an attribute load)."""
-
-    __slots__ = ("on",)
-
-    def __init__(self) -> None:
-        self.on = False
-
-
-DRAIN = _DrainFlag()
 
 
 def drain() -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from ._core import Core, Decided, warn_nested
 from ._counters import Stats, logger
+from ._drain_flag import DRAIN
 from ._wsgi_headers import (
     field_text,
     report_malformed,
@@ -32,8 +33,8 @@ from ._wsgi_responders import (
 from ._wsgi_servers import REFUSING, Remembered, ServerView, start_refusable
 from .config import Config, check_environment
 from .errors import SwitchingProtocolsError
-from .lifecycle import DRAIN
 from .rules import (
+    ORDINARY,
     HandshakeVerdict,
     Header,
     PlannedResponse,
@@ -131,15 +132,15 @@ class ConnectionMiddleware:
         self._unseen = True  # until the first request, looked at for an outer connmw's facts
         self._ready = core.ready_path  # read per request: one attribute load away
         self._drain = DRAIN
-        # Response header name -> Policy.kind_of(name), for the unchanged start's loop (cheaper than
-        # a needs_cleaning call). TODO(rules): a public str-name kind mapping would do.
-        self._known: dict[object, int] = {}
+        # Response header names the rules call ordinary (Policy.kind_of), for the
+        # unchanged start's loop: one set probe a name, cheaper than a needs_cleaning call.
+        self._ordinary: set[object] = set()
         # Requests that need nothing but their facts, by their Connection field: the rules
         # decided once for that field, protocol and server; this only remembers.
         self._plain: dict[object, Remembered] = {}
-        # Status line -> whether its response has content (rules.no_content_reason), for
-        # the unchanged start: one dict probe per response, where the app's status is a constant.
-        self._statuses: dict[object, bool] = {}
+        # Status lines whose responses have content (rules.no_content_reason), for the unchanged
+        # start: one set probe per response, where the app's status is a constant.
+        self._with_content: set[object] = set()
         self._forced = core.forced  # CONNMW_SERVER, else None: recognise it
         self._decode = to_bytes  # WSGI's pairs as the rules' (an attribute: no global lookup per start)
         self._server_name: str | None = None  # the profile met last, logged when it changes
@@ -174,7 +175,7 @@ class ConnectionMiddleware:
             seen is not None
             and self._ready is None
             and seen.protocol == environ.get("SERVER_PROTOCOL")  # the same protocol, same server
-            and seen.software == environ.get("SERVER_SOFTWARE")
+            and ((software := environ.get("SERVER_SOFTWARE")) is seen.software or software == seen.software)
             and "HTTP_UPGRADE" not in environ
             and environ.get("REQUEST_METHOD") != "HEAD"
             and not (seen.unless_draining and self._drain.on)
@@ -182,7 +183,7 @@ class ConnectionMiddleware:
             environ[ENVIRON_KEY] = seen.facts
         else:
             answer = self._respond(environ, start_response, connection)
-            if type(answer) is not Remembered:  # the app's answer, or connmw's
+            if answer is not None:  # the app's answer, or connmw's
                 return answer
         # The server decides alone: a clean start with content passes as it is, and the
         # app's iterable comes back as it is. A closure, not an object or a partial: the
@@ -193,18 +194,12 @@ class ConnectionMiddleware:
             status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
         ) -> Write:
             nonlocal started
-            known = self._known  # the rules' answers for names seen before: 0 = ordinary
+            ordinary = self._ordinary
             clean = False
             try:
-                statuses = self._statuses
-                content = statuses.get(status)
-                if content is None:
-                    content = status[:3] not in _NO_CONTENT_CODES
-                    if len(statuses) < 64:
-                        statuses[status] = content
-                if content:
+                if status in self._with_content or self._learn_status(status):
                     for name, _ in headers:
-                        if known.get(name, 1):
+                        if name not in ordinary:
                             break  # hop-by-hop, or not seen yet: ask the rules
                     else:
                         clean = True
@@ -221,11 +216,11 @@ class ConnectionMiddleware:
 
     def _respond(
         self, environ: WSGIEnvironment, start_response: StartResponse, connection: str | None
-    ) -> Iterable[bytes] | Remembered:
+    ) -> Iterable[bytes] | None:
         """The app's answer off the remembered path: judge, strip, hold, then call it.
 
-        A :class:`Remembered`: the request's facts are published and it needs nothing
-        more; the caller calls the app with its unchanged start (the server known)."""
+        ``None``: the request's facts are published and it needs nothing more; the caller
+        calls the app with its unchanged start (the server known)."""
         core = self._core
         if self._ready is not None and asks_readiness(
             environ.get("REQUEST_METHOD"),
@@ -274,11 +269,15 @@ class ConnectionMiddleware:
             return GuardedBody.around(self._core, environ, held.body(self.app(environ, held.start_response)))
         unless_draining = plan.server_keeps and not core.lifecycle_on  # connmw sends it no field
         if (not view.acts or (unless_draining and not DRAIN.on)) and environ.get("REQUEST_METHOD") != "HEAD":
-            seen = Remembered(facts, protocol, environ.get("SERVER_SOFTWARE"), unless_draining)
-            remember = not (abuse or upgrade is not None or strip or len(connection or "") > 256)
-            if remember and len(self._plain) < 256:
-                self._plain[connection] = seen
-            return seen
+            software = environ.get("SERVER_SOFTWARE")
+            if (
+                not (abuse or upgrade is not None or core.strip_request or len(connection or "") > 256)
+                and type(protocol) is str
+                and type(software) is str
+                and len(self._plain) < 256
+            ):
+                self._plain[connection] = Remembered(facts, protocol, software, unless_draining)
+            return None
         return GuardedBody.around(
             self._core,
             environ,
@@ -323,7 +322,7 @@ class ConnectionMiddleware:
         else:
             reason, left = decided
         strict = core.strict
-        if not view.reach and not strict and len(self._known) < 1024:  # for the unchanged start
+        if not view.reach and not strict and len(self._ordinary) < 1024:  # for the unchanged start
             self._learn_names(headers)
         # The app's own str pairs go to the rules as they are; the rules convert them (with
         # to_bytes) only when something needs cleaning or dropping (granian's common case: not).
@@ -393,12 +392,21 @@ class ConnectionMiddleware:
         if plan.removed:
             self._core.removed(plan.removed, may_raise=mine)
 
+    def _learn_status(self, status: str) -> bool:
+        """Whether a response with this status line has content; remembered if so (bounded)."""
+        content = status[:3] not in _NO_CONTENT_CODES
+        if content and len(self._with_content) < 64:
+            self._with_content.add(status)
+        return content
+
     def _learn_names(self, headers: list[Any]) -> None:
-        """Remember the rules' kind of each well-formed str name, for the unchanged start's loop
-        (the app's pairs, loosely typed: any may be malformed)."""
+        """Remember each well-formed str name the rules call ordinary, for the unchanged start's
+        loop (the app's pairs, loosely typed: any may be malformed)."""
+        ordinary, kind_of = self._ordinary, self._core.policy.kind_of
         for pair in headers:
-            if type(pair) is tuple and len(pair) == 2 and type(pair[0]) is str and pair[0] not in self._known:
-                self._known[pair[0]] = self._core.policy.kind_of(pair[0])
+            name = pair[0] if type(pair) is tuple and len(pair) == 2 else None
+            if type(name) is str and name not in ordinary and kind_of(name) == ORDINARY:
+                ordinary.add(name)
 
 
     def _server_of(self, environ: WSGIEnvironment, start_response: StartResponse) -> ServerProfile:

@@ -29,11 +29,11 @@ def test_the_hook_names_modules_that_exist_and_were_written_for_it() -> None:
     rules = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "rules").glob("*.py"))
     servers = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "connmw" / "servers").glob("*.py"))
     # every rules module, and the modules on a request's path: both adapters, their
-    # responders and helpers, what they share, every server module (profiles, recognition,
-    # the hooks a response calls)
+    # responders and helpers, what they share, the drain flag they read, every server module
+    # (profiles, recognition, the hooks a response calls)
     adapters = ["connmw/asgi.py", "connmw/_asgi_responders.py", "connmw/wsgi.py"]
     wsgi_parts = ["connmw/_wsgi_headers.py", "connmw/_wsgi_responders.py", "connmw/_wsgi_servers.py"]
-    on_path = [*adapters, *wsgi_parts, "connmw/_core.py", *servers]
+    on_path = [*adapters, *wsgi_parts, "connmw/_core.py", "connmw/_drain_flag.py", *servers]
     assert sorted(included) == sorted([*rules, *on_path])
     assert all((ROOT / path).is_file() for path in included)
 

@@ -51,6 +51,23 @@ _COMPILED: Final = not __file__.endswith(".py")
 build runs fastest, the same reading of the same pairs (both builds run the whole suite)."""
 
 
+def _read_by_items(pairs: list[Any]) -> tuple[bytes | None, bytes | None, list[Header] | None]:
+    """Connection, Upgrade and their repeated lines from pairs that are not all two items long."""
+    connection: bytes | None = None
+    upgrade: bytes | None = None
+    more: list[Header] | None = None
+    for pair in pairs:
+        name = pair[0]
+        if name == b"connection" and connection is None:
+            connection = pair[1]
+        elif name == b"upgrade" and upgrade is None:
+            upgrade = pair[1]
+        elif name in {b"connection", b"upgrade"}:
+            more = [] if more is None else more
+            more.append((name, pair[1]))
+    return connection, upgrade, more
+
+
 @final  # compiled in the accelerated build, where Python subclasses are impossible
 class Policy(_Planner):
     """connmw's decisions, configured once and shared by every request.
@@ -216,33 +233,48 @@ class Policy(_Planner):
         # Loose pairs, as Pairs says; servers give a list, which the compiled build reads
         # fastest (anything else is read once into one).
         pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
-        native = _COMPILED  # a local: read once, not per pair
-        for pair in pairs:
-            if native:
+        if _COMPILED:
+            for pair in pairs:
                 # Compiled, a tuple's item is read natively, and a name typed as bytes is
                 # measured natively: most names have neither length and skip both
                 # comparisons, each a generic call when compiled. Both branches read the
-                # same item.
+                # same item. (Indexing, not unpacking: compiled, unpacking iterates the pair.)
                 name = pair[0] if isinstance(pair, tuple) else pair[0]  # noqa: RUF034
                 if isinstance(name, bytes) and len(name) != 10 and len(name) != 7:
                     continue
-            else:
-                name = pair[0]  # indexing, not unpacking: the compiled build iterates a pair to unpack it
-            # Two comparisons, not a set probe: a server's header names are new objects
-            # with no hash computed yet, and bytes of another length compare unequal at once.
-            if name == b"connection":
-                if connection is None:
-                    connection = pair[1]
+                # Two comparisons, not a set probe: a server's header names are new objects
+                # with no hash computed yet, and bytes of another length compare unequal at once.
+                if name == b"connection":
+                    if connection is None:
+                        connection = pair[1]
+                        continue
+                elif name == b"upgrade":
+                    if upgrade is None:
+                        upgrade = pair[1]
+                        continue
+                else:
                     continue
-            elif name == b"upgrade":
-                if upgrade is None:
-                    upgrade = pair[1]
-                    continue
-            else:
-                continue
-            if more is None:
-                more = []
-            more.append((name, pair[1]))
+                if more is None:
+                    more = []
+                more.append((name, pair[1]))
+        else:
+            try:  # interpreted, unpacking a pair is one specialised instruction
+                for name, value in pairs:
+                    if name == b"connection":
+                        if connection is None:
+                            connection = value
+                            continue
+                    elif name == b"upgrade":
+                        if upgrade is None:
+                            upgrade = value
+                            continue
+                    else:
+                        continue
+                    if more is None:
+                        more = []
+                    more.append((name, value))
+            except (TypeError, ValueError):  # a pair of another size: each read by its items
+                connection, upgrade, more = _read_by_items(pairs)
         if more is not None:
             connection, upgrade = _join_repeated(connection, upgrade, more)
         if upgrade is None:  # the cache lookup of reading, inlined for the hot path
