@@ -36,7 +36,9 @@ class ServerView:
 
     def __init__(self, policy: Policy, server: ServerProfile) -> None:
         traits = server.traits
-        self.policy = policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_wsgi)
+        self.policy = policy.for_server(
+            keeps_http10=traits.keeps_http10, announce=traits.announce_wsgi, traits=traits
+        )
         self.takes_fields = takes_fields(traits)
         self.acts = self.takes_fields or server.wsgi_persist is not None
         self.reach = fields_reach_client(traits, 200)

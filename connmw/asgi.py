@@ -186,7 +186,7 @@ class ConnectionMiddleware:
         before the first request."""
         return None if self._server is None else self._server.name
 
-    async def __call__(
+    async def __call__(  # noqa: PLR0915 (the hot path, inlined: each call it saves is per request)
         self, scope: Any, receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
     ) -> None:
         # The types of ASGIApp's parameters: whatever ASGI types the framework around uses.
@@ -228,7 +228,7 @@ class ConnectionMiddleware:
             await self._answer_ready(scope, reading.facts, send)
             return
         if reading.needs_care or head:
-            await self._call_full_path(scope, receive, send, reading.facts)
+            await self._call_full_path(scope, receive, send, reading)
             return
 
         # ``self``, ``reading`` and ``scope`` are bound as defaults, not captured: interpreted,
@@ -249,47 +249,60 @@ class ConnectionMiddleware:
                     DRAIN.on
                     or type(headers) is not list  # any other iterable: _start reads it once
                     or ((closes := self._server_closes) is not None and closes(send))
-                    or (new := self._rules.quick_finish_reading(reading, message["status"], headers)) is None
                 ):
-                    message, plan, _ = self._start(message, reading.facts, scope, send)  # one cell, not two
-                    # quick_finish_reading declines every status without content (1xx, 204, 304):
-                    # the rest of such a response goes through a send that drops its bytes.
-                    if plan.no_content is not None:
-                        started = send(message)
-                        send = BodilessResponse(self._core, plan.no_content, send)
-                        return started
-                    if plan.event_stream:
-                        send = self._streams.event_stream(send)
-                elif new is not headers:
-                    message = dict(message)  # copy, then set: cheaper than {**message, ...}
-                    message["headers"] = new
+                    planned = None
+                else:  # the rules' one answer: the headers as they go out, or the start's whole plan
+                    new = self._rules.quick_finish_reading(reading, message["status"], headers)
+                    if type(new) is list:
+                        if new is not headers:
+                            message = dict(message)  # copy, then set: cheaper than {**message, ...}
+                            message["headers"] = new
+                        return send(message)
+                    planned = new if isinstance(new, PlannedResponse) else None
+                message, plan, _ = self._start(message, reading.facts, scope, send, planned=planned)
+                # The quick answer declines every status without content (1xx, 204, 304):
+                # the rest of such a response goes through a send that drops its bytes.
+                if plan.no_content is not None:
+                    started = send(message)
+                    send = BodilessResponse(self._core, plan.no_content, send)
+                    return started
+                if plan.event_stream:
+                    send = self._streams.event_stream(send)
             return send(message)
 
         await self.app(scope, receive, send_wrapper)
 
     async def _call_full_path(
-        self, scope: Scope, receive: Receive, send: Send, facts: RequestFacts | None = None
+        self, scope: Scope, receive: Receive, send: Send, reading: _Reading | None = None
     ) -> None:
         """Requests off the hot path (the reading needs care: HTTP/1.0 or a reportable Connection
-        field; HEAD; request stripping or lifecycle limits on): every decision made in full."""
+        field; HEAD; request stripping or lifecycle limits on): every decision made in full.
+
+        ``reading``: the hot path's reading of this request (its facts published), which
+        carries the request's plan for this server (:meth:`Policy.for_server`): not asked again.
+        """
         server_send = send  # the server's own, for its hooks (connmw.servers)
         server = self._server_of(send)
         core = self._core
         ready = core.ready_path  # asked here only when the options sent the request here unread
         path = scope.get("path")
-        if facts is None and ready is not None and asks_readiness(scope.get("method"), path, ready):
+        if reading is None and ready is not None and asks_readiness(scope.get("method"), path, ready):
             facts = self._rules.read_request(scope.get("http_version", "1.1"), scope["headers"])
             await self._answer_ready(_publish(scope, facts), facts, server_send)
             return
-        plan = self._rules.plan_request(  # one visit: the facts (unless read), the plan, the strip
-            scope.get("http_version", "1.1"),
-            headers=scope["headers"],
-            traits=server.traits,
-            strip=core.strip_request,
-            facts=facts,
-        )
-        if facts is None:
-            facts = plan.facts
+        plan = None
+        if reading is not None and reading.planned_for is server.traits:  # the hot path's read planned it
+            plan = reading.planned
+        if plan is None:
+            plan = self._rules.plan_request(  # one visit: the facts (unless read), the plan, the strip
+                scope.get("http_version", "1.1"),
+                headers=scope["headers"],
+                traits=server.traits,
+                strip=core.strip_request,
+                facts=None if reading is None else reading.facts,
+            )
+        facts = plan.facts
+        if reading is None:
             scope = _publish(scope, facts)
         if plan.headers is not None:
             scope = dict(scope, headers=plan.headers)  # a copy: the server's scope stays as it was
@@ -325,6 +338,7 @@ class ConnectionMiddleware:
         framing: bool = False,
         hold: bool = False,
         decided: Decided | None = None,
+        planned: PlannedResponse | None = None,
     ) -> tuple[Message, PlannedResponse, Decided]:
         """The response start as it must go out, with lifecycle decisions; counts. Returns the
         message, the rules' plan for it (its ``no_content``: the body is dropped) and the
@@ -335,7 +349,8 @@ class ConnectionMiddleware:
         told with a field is asked through its hook (daphne). ``hold``: the plan may say to
         hold the body (:attr:`PlannedResponse.hold`): nothing is settled then, and the
         verdict comes back to be given again as ``decided`` when the start goes out, so
-        that the lifecycle counts the response once.
+        that the lifecycle counts the response once. ``planned``: the plan the hot path's
+        quick answer already made (no lifecycle reason, nor the server's): applied as it is.
         """
         headers = message.get("headers", ())
         if type(headers) is not list:
@@ -347,7 +362,7 @@ class ConnectionMiddleware:
         if decided is None:
             decided = core.limits(facts, key)
         reason, left = decided
-        plan = self._rules.plan_response(
+        plan = planned or self._rules.plan_response(
             facts,
             message["status"],
             headers,
@@ -383,7 +398,9 @@ class ConnectionMiddleware:
         core = self._core
         server = core.forced or recognise_asgi(send)
         traits = server.traits
-        self._rules = core.policy.for_server(keeps_http10=traits.keeps_http10, announce=traits.announce_asgi)
+        self._rules = core.policy.for_server(
+            keeps_http10=traits.keeps_http10, announce=traits.announce_asgi, traits=traits
+        )
         self._server_closes = server.closes_itself
         if not self._unseen:  # else the first request's look sets it
             self._plain = self._plain_later

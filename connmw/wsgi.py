@@ -34,7 +34,6 @@ from ._wsgi_servers import REFUSING, Remembered, ServerView, start_refusable
 from .config import Config, check_environment
 from .errors import SwitchingProtocolsError
 from .rules import (
-    ORDINARY,
     HandshakeVerdict,
     Header,
     PlannedResponse,
@@ -322,8 +321,6 @@ class ConnectionMiddleware:
         else:
             reason, left = decided
         strict = core.strict
-        if not view.reach and not strict and len(self._ordinary) < 1024:  # for the unchanged start
-            self._learn_names(headers)
         # The app's own str pairs go to the rules as they are; the rules convert them (with
         # to_bytes) only when something needs cleaning or dropping (granian's common case: not).
         plan = policy.plan_response(
@@ -345,6 +342,10 @@ class ConnectionMiddleware:
         )
         if plan.hold and held is not None:
             return held.hold((reason, left))
+        if plan.decoded is None and code != 101 and not view.reach and len(self._ordinary) < 1024:
+            # Read as they are: every name is one the rules call ordinary (Policy.needs_cleaning),
+            # remembered for the unchanged start's loop, where the server decides alone.
+            self._ordinary.update([pair[0] for pair in headers])
         malformed = plan.unreadable
         if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:
             self._refuse_or_report(plan, server, malformed, mine=exc_info is None)
@@ -399,14 +400,6 @@ class ConnectionMiddleware:
             self._with_content.add(status)
         return content
 
-    def _learn_names(self, headers: list[Any]) -> None:
-        """Remember each well-formed str name the rules call ordinary, for the unchanged start's
-        loop (the app's pairs, loosely typed: any may be malformed)."""
-        ordinary, kind_of = self._ordinary, self._core.policy.kind_of
-        for pair in headers:
-            name = pair[0] if type(pair) is tuple and len(pair) == 2 else None
-            if type(name) is str and name not in ordinary and kind_of(name) == ORDINARY:
-                ordinary.add(name)
 
 
     def _server_of(self, environ: WSGIEnvironment, start_response: StartResponse) -> ServerProfile:

@@ -9,7 +9,7 @@ HTTP/3). :class:`~connmw.rules.Policy` is built on :class:`_ResponseDecisions`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._connection import NO_TOKENS, RequestFacts, _Reading
 from ._drain import is_event_stream
@@ -37,6 +37,9 @@ from ._responses import (
     ResponsePlan,
     drops_content_length,
 )
+
+if TYPE_CHECKING:
+    from ._plan import PlannedResponse  # the planner subclasses this module's class
 
 _Answer = tuple[tuple[Header, ...], bool]
 """Connection fields to append, and whether the connection closes (``connection_fields``)."""
@@ -199,12 +202,13 @@ class _ResponseDecisions(_HeaderNames):
         :meth:`quick_finish_reading`, which the adapters call with what they read)."""
         answer = self.ordinary_answer(request)
         reading = _Reading(request, answer, self._appended(request, answer), False)
-        return self.quick_finish_reading(reading, status, headers)
+        quick = self.quick_finish_reading(reading, status, headers)
+        return quick if isinstance(quick, list) else None
 
     def quick_finish_reading(
         self, reading: _Reading, status: int, headers: list[Header]
-    ) -> list[Header] | None:
-        """:meth:`finish_response` for the common response, in one step, or ``None``.
+    ) -> list[Header] | PlannedResponse | None:
+        """:meth:`finish_response` for the common response, in one step; else its whole plan.
 
         The common response: the connection stays open, the request offers no upgrade
         (so no 101 can be legitimate), the status is one whose response has content (not
@@ -213,23 +217,30 @@ class _ResponseDecisions(_HeaderNames):
         (the adapters must see each one: drain ends it). Its headers need no
         cleaning, only connmw's fields appended, so this
         returns the new list (``headers`` itself when no field is due, as on HTTP/2).
-        ``None`` means "ask :meth:`finish_response`", which decides every other case and
-        learns the names this call does not know yet.
+        Any other response is planned in full in the same call (:meth:`Policy.plan_response`,
+        which learns the names this call does not know yet) when the policy knows the server
+        (:meth:`Policy.for_server` with its traits): the hot path's one visit, as it comes, with
+        no reason of the lifecycle's or the server's to close. ``None``: a policy that does not
+        know the server; ask :meth:`finish_response`.
         """
         fields = reading.appended  # None: a response the rules decide in full
         if fields is None or status < 200 or status in {204, 304}:
-            return None
+            return self._declined(reading, status, headers)
         ordinary = self._known_end_to_end  # names, and Content-Type pairs known to be no event stream
         pairs: list[Any] = headers  # loose, as Pairs says; a list is read fastest compiled
         try:
             for pair in pairs:
                 if pair[0] not in ordinary and pair not in ordinary and not self._learn_content_type(pair):
-                    return None
+                    return self._declined(reading, status, headers)
         except TypeError:  # a pair that is a list cannot be probed as a whole: decided in full
-            return None
+            return self._declined(reading, status, headers)
         if fields:
             return headers + fields
         return headers
+
+    def _declined(self, reading: _Reading, status: int, headers: list[Header]) -> PlannedResponse | None:
+        """The whole plan of a start the quick path declines (the planner's), or ``None``."""
+        return None
 
     def _learn_content_type(self, pair: Any) -> bool:
         """Whether ``pair`` is a well-formed Content-Type that is no event stream; if so it is

@@ -228,6 +228,12 @@ class _Planner(_ResponseDecisions):
     """The planning half of a :class:`~connmw.rules.Policy`: its settings are set there."""
 
     _plans: dict[_PlanKey, tuple[RequestFacts, ServerTraits, PlannedResponse]]
+    traits: ServerTraits | None
+
+    def _declined(self, reading: _Reading, status: int, headers: list[Header]) -> PlannedResponse | None:
+        """A start the hot path's quick answer declines, planned in full for the policy's server."""
+        traits = self.traits
+        return None if traits is None else self.plan_response(reading.facts, status, headers, traits=traits)
 
     def reading(
         self, http_version: str, connection: AnyName | None, upgrade: AnyName | None = None
@@ -297,13 +303,7 @@ class _Planner(_ResponseDecisions):
                 if planned is not None:
                     return planned
             facts = reading.facts
-        plan = PlannedRequest(
-            facts,
-            holds_unsized_body(facts, traits),
-            upgrade is not None and offers_websocket(upgrade),
-            keeps_as_connmw_would(facts, traits),
-            facts.tokens.complaint,
-        )
+        plan = self._request_plan(facts, traits, upgrade)
         if judge and plan.websocket and headers is not None:  # the Origin policy, even unvalidated
             plan.verdict = self.judge_websocket(method or "", http_version, headers, validate=validate)
         if strip and headers is not None:
@@ -313,6 +313,18 @@ class _Planner(_ResponseDecisions):
         elif reading is not None and upgrade is None:  # an Upgrade field's reading is not looked up
             reading.planned, reading.planned_for = plan, traits
         return plan
+
+    def _request_plan(
+        self, facts: RequestFacts, traits: ServerTraits, upgrade: AnyName | None = None
+    ) -> PlannedRequest:
+        """The plan of a request with these facts on a server with these traits (a new object)."""
+        return PlannedRequest(
+            facts,
+            holds_unsized_body(facts, traits),
+            upgrade is not None and offers_websocket(upgrade),
+            keeps_as_connmw_would(facts, traits),
+            facts.tokens.complaint,
+        )
 
     def plan_response(
         self,

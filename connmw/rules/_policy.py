@@ -31,6 +31,7 @@ from ._responses import (
     KEEP_ALIVE_FIELDS,
     Announce,
 )
+from ._traits import ServerTraits
 from ._websocket import (
     HandshakeVerdict,
     OriginPolicy,
@@ -90,6 +91,8 @@ class Policy(_Planner):
         allowed_origins: WebSocket origin patterns (see :class:`OriginPolicy`).
         announce: which Connection fields go out (:data:`Announce`); a trait of the server,
             set through :meth:`for_server`.
+        traits: the server's traits, set through :meth:`for_server`: each reading then
+            carries its request's plan for them (:meth:`plan_request`), decided once.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Policy(_Planner):
         keep_alive_timeout: int | None = None,
         allowed_origins: Iterable[str] = (),
         announce: Announce = "every",
+        traits: ServerTraits | None = None,
     ) -> None:
         # What for_server needs to build a sibling: the options as given.
         self._strip_given = tuple(strip_headers)
@@ -112,7 +116,8 @@ class Policy(_Planner):
             raise ValueError(f"announce must be one of {ANNOUNCE}")
         self.announce: Announce = announce
         self._origins_given = tuple(allowed_origins)
-        self._siblings: dict[tuple[bool, str], Policy] = {}
+        self._siblings: dict[tuple[bool, str, ServerTraits | None], Policy] = {}
+        self.traits = traits
         self.explicit_keep_alive = explicit_keep_alive
         self.http10_keep_alive = http10_keep_alive
         self.keep_alive_timeout = keep_alive_timeout
@@ -139,7 +144,9 @@ class Policy(_Planner):
                 if value is not None:
                     self.reading(version, value.decode())
 
-    def for_server(self, *, keeps_http10: bool = True, announce: Announce = "every") -> Policy:
+    def for_server(
+        self, *, keeps_http10: bool = True, announce: Announce = "every", traits: ServerTraits | None = None
+    ) -> Policy:
         """This policy as a server with these traits lets it be kept (traits as data).
 
         ``keeps_http10``: the server can keep an HTTP/1.0 connection alive; where it cannot,
@@ -147,12 +154,14 @@ class Policy(_Planner):
         says ``keep-alive`` to it: uvicorn and hypercorn close it whatever they are told,
         and uvicorn's httptools writes its own ``close`` beside connmw's field).
         ``announce``: which Connection fields the server should be given (:data:`Announce`).
+        ``traits``: the server's traits, whose request plans each reading then carries, so
+        that an adapter's one reading of a request also plans it (:meth:`plan_request`).
         Returns this policy when nothing changes, else a sibling built once.
         """
         http10 = self.http10_keep_alive and keeps_http10
-        if http10 == self.http10_keep_alive and announce == self.announce:
+        if http10 == self.http10_keep_alive and announce == self.announce and traits is self.traits:
             return self
-        sibling = self._siblings.get((http10, announce))
+        sibling = self._siblings.get((http10, announce, traits))
         if sibling is None:
             sibling = Policy(
                 explicit_keep_alive=self.explicit_keep_alive,
@@ -163,8 +172,9 @@ class Policy(_Planner):
                 keep_alive_timeout=self.keep_alive_timeout,
                 allowed_origins=self._origins_given,
                 announce=announce,
+                traits=traits,
             )
-            self._siblings[(http10, announce)] = sibling
+            self._siblings[(http10, announce, traits)] = sibling
         return sibling
 
     # -- requests ------------------------------------------------------------------
@@ -212,6 +222,8 @@ class Policy(_Planner):
         reading = _Reading(
             facts, answer, self._appended(facts, answer), version == "1.0" or tokens.flagged
         )
+        if self.traits is not None and upgrade is None:  # planned now: never asked again
+            reading.planned, reading.planned_for = self._request_plan(facts, self.traits), self.traits
         if (
             by_value is not None
             and upgrade is None

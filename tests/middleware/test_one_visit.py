@@ -122,6 +122,26 @@ def test_wsgi_http10_on_granian_with_a_dirty_header_asks_once_per_phase(visits: 
     assert ("Connection", "close") in exchange.headers
 
 
+def test_wsgi_start_on_gunicorn_learns_its_names_in_its_one_visit(visits: Visits) -> None:
+    """Where connmw sends no field (gunicorn), a start with names not seen yet is planned once;
+    its names, read as they are, are remembered from that plan (no rules call of their own), so
+    the next start with them passes unchanged without the rules."""
+    headers = [("Content-Type", "text/plain"), ("Content-Length", "2"), ("X-Not-Seen-Yet", "1")]
+    starts: list[list[str]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        before = len(visits.calls)
+        start_response("200 OK", list(headers))
+        starts.append(visits.since(before))
+        return [b"ok"]
+
+    middleware = connmw.wsgi.ConnectionMiddleware(app, config=load_config(environ={}, server="gunicorn"))
+    for _ in range(2):
+        exchange = serve(middleware, make_environ(software="gunicorn/23.0.0"), validate=False)
+        assert exchange.headers == headers
+    assert starts == [["plan_response"], []]
+
+
 def test_wsgi_strip_request_headers_asks_once_per_phase(visits: Visits) -> None:
     environ = make_environ(("Connection", "x-a"), ("X-A", "1"), software="Granian")
     phases, exchange = _wsgi_phases(
@@ -237,6 +257,38 @@ def test_asgi_asks_once_per_phase(
 ) -> None:
     recorder = _asgi_phases(visits, scope, *messages, **options)
     assert recorder.phases == ONE_EACH
+    assert (recorder.sent[-1]["body"] == b"") is bodiless
+
+
+@pytest.mark.parametrize(
+    ("scope", "messages", "start_visit", "bodiless"),
+    [
+        pytest.param(
+            http_scope(), (start(200, (b"content-length", b"2")), body()), "quick_finish_reading", False,
+            id="plain",
+        ),
+        pytest.param(http_scope(), (start(204), body(b"")), "quick_finish_reading", True, id="204-declined"),
+        pytest.param(
+            http_scope(), (start(200, (b"proxy-connection", b"x")), body()), "quick_finish_reading", False,
+            id="hop-by-hop-declined",
+        ),
+        pytest.param(
+            http_scope(method="HEAD"), (start(200, (b"content-length", b"2")), body()), "plan_response", True,
+            id="head-from-the-hot-path",
+        ),
+        pytest.param(
+            http_scope("1.0"), (start(200, (b"content-length", b"2")), body()), "plan_response", False,
+            id="http10-from-the-hot-path",
+        ),
+    ],
+)
+def test_asgi_hot_path_asks_once_per_phase(
+    visits: Visits, scope: dict[str, Any], messages: tuple[Any, ...], start_visit: str, bodiless: bool
+) -> None:
+    """The hot path's reading plans a request it sends to the full path (the policy knows the
+    server), and its quick answer plans a start it declines: one visit each way."""
+    recorder = _asgi_phases(visits, scope, *messages)
+    assert recorder.phases == [("request", ["read"]), ("start", [start_visit]), ("body", [])]
     assert (recorder.sent[-1]["body"] == b"") is bodiless
 
 
