@@ -342,9 +342,15 @@ class ConnectionMiddleware:
         )
         if plan.hold and held is not None:
             return held.hold((reason, left))
-        if plan.decoded is None and code != 101 and not view.reach and len(self._ordinary) < 1024:
-            # Read as they are: every name is one the rules call ordinary (Policy.needs_cleaning),
-            # remembered for the unchanged start's loop, where the server decides alone.
+        if (
+            plan.decoded is None
+            and not plan.switch_refused
+            and plan.switch_problem is None
+            and not view.reach
+            and len(self._ordinary) < 1024
+        ):
+            # Planned in full and read as they are: every name is one the rules call ordinary
+            # (Policy.needs_cleaning), remembered for the unchanged start's loop.
             self._ordinary.update([pair[0] for pair in headers])
         malformed = plan.unreadable
         if plan.switch_refused or malformed or plan.switch_problem is not None or plan.removed:
