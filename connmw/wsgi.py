@@ -170,13 +170,18 @@ class ConnectionMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         connection = environ.get("HTTP_CONNECTION")
         seen = self._plain.get(connection)
+        # PEP 3333's native strings, as the rules take them: typed so, the compiled build
+        # compares them as strings, not by the generic comparison (docs/benchmarks.md).
+        protocol: str | None
+        method: str | None
         if (
             seen is not None
             and self._ready is None
-            and seen.protocol == environ.get("SERVER_PROTOCOL")  # the same protocol, same server
+            and (protocol := environ.get("SERVER_PROTOCOL")) is not None
+            and protocol == seen.protocol  # the same protocol, same server
             and ((software := environ.get("SERVER_SOFTWARE")) is seen.software or software == seen.software)
             and "HTTP_UPGRADE" not in environ
-            and environ.get("REQUEST_METHOD") != "HEAD"
+            and ((method := environ.get("REQUEST_METHOD")) is None or method != "HEAD")
             and not (seen.unless_draining and self._drain.on)
         ):
             environ[ENVIRON_KEY] = seen.facts
@@ -405,8 +410,6 @@ class ConnectionMiddleware:
         if content and len(self._with_content) < 64:
             self._with_content.add(status)
         return content
-
-
 
     def _server_of(self, environ: WSGIEnvironment, start_response: StartResponse) -> ServerProfile:
         """The server behind ``start_response``: forced by ``CONNMW_SERVER``, or recognised."""
