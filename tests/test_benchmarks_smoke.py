@@ -160,10 +160,10 @@ def _this_build(accelerated: bool) -> None:
 
 
 
-@pytest.mark.parametrize("interface", ["asgi", "wsgi", "granian"])
+@pytest.mark.parametrize("interface", ["asgi", "wsgi", "granian", "asgi-inprocess", "wsgi-inprocess"])
 def test_the_hotpath_child_serves_wrapped_and_bare(interface: str) -> None:
     # What `--only hotpath` counts under callgrind: each run must serve its requests.
-    for wrapper in ("bare", "connmw"):
+    for wrapper in ("bare", "connmw", "peer") if interface.endswith("-inprocess") else ("bare", "connmw"):
         done = subprocess.run(
             [sys.executable, "-m", "tests.benchmarks.hotpath_child", interface, wrapper, "3"],
             cwd=ROOT,

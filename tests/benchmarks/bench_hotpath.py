@@ -15,6 +15,11 @@ profile: the remembered path) and wrapped on granian's profile (the full path: c
 field goes in every response). The request carries three header fields and no
 Connection field; the response a Content-Type and a Content-Length. Which build is
 measured is the one importable (the header above the table says which).
+
+The in-process ratios of :mod:`bench_inprocess` (connmw's added cost over TrustedHost's
+and ProxyFix's, ``plain`` scenario) are counted the same way, from the timed batches
+themselves: timed, one run's best ratio moves by about ±5 % with the machine's state;
+counted, it is the same in every run.
 """
 
 from __future__ import annotations
@@ -31,7 +36,19 @@ from typing import Any
 from .bench_instructions import VALGRIND
 from .bench_load import ROOT, server_env
 
-CANDIDATES = ("asgi bare", "asgi connmw", "wsgi bare", "wsgi connmw", "granian connmw")
+CANDIDATES = (
+    "asgi bare",
+    "asgi connmw",
+    "wsgi bare",
+    "wsgi connmw",
+    "granian connmw",
+    *(f"{api}-inprocess {wrapper}" for api in ("asgi", "wsgi") for wrapper in ("bare", "connmw", "peer")),
+)
+# (label, the in-process candidates' interface, the ratio's name in bench_inprocess)
+INPROCESS_RATIOS = (
+    ("ASGI connmw / TrustedHost", "asgi-inprocess"),
+    ("WSGI connmw / ProxyFix", "wsgi-inprocess"),
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,18 @@ def markdown(result: dict[str, Any]) -> str:
         ("WSGI (granian)", rows["wsgi bare"], rows["granian connmw"]),
     ):
         lines.append(f"| {label} | {bare:,.0f} | {wrapped:,.0f} | {wrapped - bare:+,.0f} |")
+    lines += [
+        "",
+        "The in-process ratios (`--only inprocess`, `plain`), counted: connmw's added instructions",
+        "over the peer's, in its timed batches.",
+        "",
+        "| ratio | bare | connmw's own | peer's own | ratio |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, interface in INPROCESS_RATIOS:
+        bare = rows[f"{interface} bare"]
+        ours, theirs = rows[f"{interface} connmw"] - bare, rows[f"{interface} peer"] - bare
+        lines.append(f"| {label} | {bare:,.0f} | {ours:+,.0f} | {theirs:+,.0f} | {ours / theirs:.3f} |")
     settings = result["settings"]
     lines += [
         "",

@@ -3,6 +3,11 @@
 ``INTERFACE`` is ``asgi``, ``wsgi`` (gunicorn's profile) or ``granian`` (WSGI on granian's);
 ``WRAPPER`` is ``bare`` or ``connmw``. Serves ``REQUESTS`` sequential requests through a
 server that does nothing with what it is given.
+
+``asgi-inprocess`` and ``wsgi-inprocess`` serve the ``plain`` scenario of
+:mod:`tests.benchmarks.bench_inprocess` exactly as its timed batches do (the same
+application, scope or environ, wrappers and loop); ``WRAPPER`` is ``bare``, ``connmw`` or
+``peer`` (Starlette's TrustedHost, werkzeug's ProxyFix): the timed ratios, counted.
 """
 
 from __future__ import annotations
@@ -91,9 +96,28 @@ def wsgi(wrapped: bool, requests: int, server: str = "gunicorn") -> None:
             pass
 
 
+PEERS = {"asgi-inprocess": "starlette TrustedHost", "wsgi-inprocess": "werkzeug ProxyFix"}
+"""The peer each in-process ratio divides by (bench_inprocess.RATIOS' first two rows)."""
+
+
+def inprocess(interface: str, wrapper: str, requests: int) -> None:
+    """The timed in-process batch of the ``plain`` scenario, ``requests`` long."""
+    from . import apps, bench_inprocess  # noqa: PLC0415 (only this mode needs them)
+
+    name = PEERS[interface] if wrapper == "peer" else wrapper
+    if interface == "asgi-inprocess":
+        app, scope, receive = bench_inprocess.ASGI_SCENARIOS["plain"]
+        asyncio.run(bench_inprocess._asgi_batch(apps.ASGI_WRAPPERS[name](app), scope, receive, requests))
+    else:
+        served = apps.WSGI_WRAPPERS[name](bench_inprocess.WSGI_SCENARIOS["plain"])
+        bench_inprocess._wsgi_batch(served, apps.WSGI_ENVIRON, requests)
+
+
 if __name__ == "__main__":
     interface, wrapper, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if interface == "granian":  # WSGI on granian's profile: connmw's field goes in every response
+    if interface in PEERS:
+        inprocess(interface, wrapper, count)
+    elif interface == "granian":  # WSGI on granian's profile: connmw's field goes in every response
         wsgi(wrapper == "connmw", count, "granian")
     else:
         {"asgi": asgi, "wsgi": wsgi}[interface](wrapper == "connmw", count)
