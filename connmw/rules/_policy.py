@@ -63,7 +63,7 @@ def _read_by_items(pairs: list[Any]) -> tuple[bytes | None, bytes | None, list[H
             connection = pair[1]
         elif name == b"upgrade" and upgrade is None:
             upgrade = pair[1]
-        elif name in {b"connection", b"upgrade"}:
+        elif name == b"connection" or name == b"upgrade":  # noqa: PLR1714 (a set needs a hash)
             more = [] if more is None else more
             more.append((name, pair[1]))
     return connection, upgrade, more

@@ -191,6 +191,42 @@ def test_requests_with_upgrade_are_never_cached() -> None:
     assert policy.request_facts("1.1", b"upgrade", b"websocket").websocket  # and does not leak back
 
 
+@pytest.mark.parametrize(
+    ("headers", "persistent", "upgrade_requested"),
+    [
+        pytest.param(
+            [(b"connection", b"close"), (b"host", b"a", b"extra")], False, False, id="a-three-item-pair"
+        ),
+        pytest.param([[b"connection", b"close"]], False, False, id="pairs-as-lists"),
+        pytest.param(
+            [(bytearray(b"host"), b"a"), (b"x", b"y", b"z"), (b"connection", b"close")],
+            False,
+            False,
+            id="a-name-with-no-hash-beside-a-three-item-pair",
+        ),
+        pytest.param(
+            [(bytearray(b"connection"), b"close"), (b"x", b"y", b"z")],
+            False,
+            False,
+            id="a-bytearray-connection-name-is-read",
+        ),
+        pytest.param(
+            [(b"connection", b"upgrade"), (b"upgrade", b"h2c"), (b"connection", b"close"), (b"x",)],
+            False,
+            True,
+            id="repeated-lines-among-odd-pairs-are-joined",
+        ),
+    ],
+)
+def test_loose_pairs_are_read_item_by_item(
+    headers: list[Any], persistent: bool, upgrade_requested: bool
+) -> None:
+    # Servers give (name, value) tuples; anything else a framework builds is read item by
+    # item (rules.Pairs), and never raises: the request's answer or what a fresh read says.
+    facts = Policy().read_request("1.1", headers)
+    assert (facts.persistent, facts.upgrade_requested) == (persistent, upgrade_requested)
+
+
 # --------------------------------------------------------------------------------------
 # connection_fields: the one decision
 # --------------------------------------------------------------------------------------
