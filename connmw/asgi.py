@@ -214,20 +214,20 @@ class ConnectionMiddleware:
             return
         try:  # both required in HTTP scopes; try is free in CPython 3.11+, [] cheaper than get
             version = scope["http_version"]
-            head = scope["method"] == "HEAD"
+            method = scope["method"]
         except KeyError:
             version = scope.get("http_version", "1.1")
-            head = scope.get("method") == "HEAD"
+            method = scope.get("method")
         reading = self._rules.read(version, scope["headers"])
         state = scope.get("state")
         if type(state) is dict:  # _publish, inlined: the hot path
             state[STATE_KEY] = reading.facts
         else:
             scope = _publish(scope, reading.facts)
-        if self._ready is not None and asks_readiness(scope.get("method"), scope.get("path"), self._ready):
+        if self._ready is not None and asks_readiness(method, scope.get("path"), self._ready):
             await self._answer_ready(scope, reading.facts, send)
             return
-        if reading.needs_care or head:
+        if reading.needs_care or method == "HEAD":  # compared where tested: one specialised instruction
             await self._call_full_path(scope, receive, send, reading)
             return
 
@@ -255,7 +255,8 @@ class ConnectionMiddleware:
                     new = self._rules.quick_finish_reading(reading, message["status"], headers)
                     if type(new) is list:
                         if new is not headers:
-                            message = dict(message)  # copy, then set: cheaper than {**message, ...}
+                            # copy, then set: a dict's own copy is cheapest, dict() takes any mapping
+                            message = message.copy() if type(message) is dict else dict(message)
                             message["headers"] = new
                         return send(message)
                     planned = new if isinstance(new, PlannedResponse) else None

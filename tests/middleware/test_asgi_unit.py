@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -270,6 +270,34 @@ def test_headers_may_be_any_iterable() -> None:
     response = {"type": "http.response.start", "status": 200, "headers": iter(HOPPY[:2])}
     recorder, _ = run(http_scope("1.1"), response, body(b""))
     assert names(recorder.sent[0]) == [b"content-type", b"connection"]
+
+
+class _FrozenStart(Mapping[str, Any]):
+    """A start message that is a mapping but no dict (ASGI says dict; connmw reads any)."""
+
+    def __init__(self, message: Message) -> None:
+        self._message = dict(message)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._message[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._message)
+
+    def __len__(self) -> int:
+        return len(self._message)
+
+
+def test_a_start_that_is_no_dict_is_copied_on_every_path() -> None:
+    response = _FrozenStart(start(200, (b"content-type", b"text/plain"), (b"content-length", b"2")))
+    recorder = Recorder(response, body())  # type: ignore[arg-type]
+    middleware = ConnectionMiddleware(recorder.app)
+    for _ in range(3):  # the first request recognises the server and learns the names: then the hot path
+        recorder.sent.clear()
+        asyncio.run(middleware(http_scope("1.1"), recorder.receive, recorder.send))
+        assert type(recorder.sent[0]) is dict
+        assert names(recorder.sent[0]) == [b"content-type", b"content-length", b"connection"]
+    assert response["headers"] == [(b"content-type", b"text/plain"), (b"content-length", b"2")]
 
 
 def test_body_messages_stream_one_by_one_untouched() -> None:
