@@ -53,19 +53,38 @@ build runs fastest, the same reading of the same pairs (both builds run the whol
 
 
 def _read_by_items(pairs: list[Any]) -> tuple[bytes | None, bytes | None, list[Header] | None]:
-    """Connection, Upgrade and their repeated lines from pairs that are not all two items long."""
+    """Connection, Upgrade and their repeated lines, each pair read by its items.
+
+    How the compiled build reads every header list, and the interpreted build one whose pairs
+    are not all two items long (:meth:`Policy.read`).
+    """
     connection: bytes | None = None
     upgrade: bytes | None = None
-    more: list[Header] | None = None
+    more: list[Header] | None = None  # repeated lines, joined once by the caller: linear time
     for pair in pairs:
-        name = pair[0]
-        if name == b"connection" and connection is None:
-            connection = pair[1]
-        elif name == b"upgrade" and upgrade is None:
-            upgrade = pair[1]
-        elif name == b"connection" or name == b"upgrade":  # noqa: PLR1714 (a set needs a hash)
-            more = [] if more is None else more
-            more.append((name, pair[1]))
+        # Compiled, a tuple's item is read natively, and a name typed as bytes is measured
+        # natively: most names have neither length and skip both comparisons, each a generic
+        # call when compiled. Both branches read the same item. (Indexing, not unpacking:
+        # compiled, unpacking iterates the pair.)
+        name = pair[0] if isinstance(pair, tuple) else pair[0]  # noqa: RUF034
+        if isinstance(name, bytes) and len(name) != 10 and len(name) != 7:
+            continue
+        # Two comparisons, not a set probe: a server's header names are new objects with no
+        # hash computed yet (a bytearray has none), and bytes of another length compare
+        # unequal at once.
+        if name == b"connection":
+            if connection is None:
+                connection = pair[1]
+                continue
+        elif name == b"upgrade":
+            if upgrade is None:
+                upgrade = pair[1]
+                continue
+        else:
+            continue
+        if more is None:
+            more = []
+        more.append((name, pair[1]))
     return connection, upgrade, more
 
 
@@ -246,29 +265,7 @@ class Policy(_Planner):
         # fastest (anything else is read once into one).
         pairs: list[Any] = headers if isinstance(headers, list) else list(headers)
         if _COMPILED:
-            for pair in pairs:
-                # Compiled, a tuple's item is read natively, and a name typed as bytes is
-                # measured natively: most names have neither length and skip both
-                # comparisons, each a generic call when compiled. Both branches read the
-                # same item. (Indexing, not unpacking: compiled, unpacking iterates the pair.)
-                name = pair[0] if isinstance(pair, tuple) else pair[0]  # noqa: RUF034
-                if isinstance(name, bytes) and len(name) != 10 and len(name) != 7:
-                    continue
-                # Two comparisons, not a set probe: a server's header names are new objects
-                # with no hash computed yet, and bytes of another length compare unequal at once.
-                if name == b"connection":
-                    if connection is None:
-                        connection = pair[1]
-                        continue
-                elif name == b"upgrade":
-                    if upgrade is None:
-                        upgrade = pair[1]
-                        continue
-                else:
-                    continue
-                if more is None:
-                    more = []
-                more.append((name, pair[1]))
+            connection, upgrade, more = _read_by_items(pairs)
         else:
             try:  # interpreted, unpacking a pair is one specialised instruction
                 for name, value in pairs:
